@@ -1,0 +1,64 @@
+"""Transcribe Job State Change -> transcript, subtitles and summary (or error.json)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from transcription_pipeline.aws import ObjectStore, TranscribeJobs
+from transcription_pipeline.config import Settings, load_settings
+from transcription_pipeline.events import MalformedEvent, parse_job_state_change
+from transcription_pipeline.process import ProcessOutcome, process_job
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_METRIC_BY_OUTCOME = {
+    ProcessOutcome.PUBLISHED: "TranscriptsPublished",
+    ProcessOutcome.FAILURE_RECORDED: "JobsFailed",
+    ProcessOutcome.FOREIGN: "ForeignJobEvents",
+    ProcessOutcome.UNKNOWN: "UnknownJobEvents",
+}
+
+
+@cache
+def _dependencies() -> tuple[Settings, ObjectStore, TranscribeJobs]:
+    return load_settings(), ObjectStore(), TranscribeJobs()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings, store, jobs = _dependencies()
+    try:
+        change = parse_job_state_change(event)
+    except MalformedEvent as error:
+        # Nothing a retry can fix: record it in the log and stop.
+        logger.error("malformed Transcribe event", extra={"error": str(error)})
+        return {"outcome": "malformed"}
+    logger.append_keys(job_name=change.job_name)
+    result = process_job(change.job_name, settings, store, jobs, event_time=change.time)
+    metrics.add_metric(name=_METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
+    if result.outcome is ProcessOutcome.PUBLISHED:
+        metrics.add_metric(
+            name="TranscribedSeconds", unit=MetricUnit.Seconds, value=result.duration_seconds
+        )
+    logger.info(
+        "job handled",
+        extra={
+            "outcome": result.outcome,
+            "event_status": change.status,
+            "source_bucket": result.source.bucket if result.source else None,
+            "source_key": result.source.key if result.source else None,
+            "word_count": result.word_count,
+            "duration_seconds": result.duration_seconds,
+            "transcript_bytes": result.transcript_bytes,
+        },
+    )
+    return {"outcome": result.outcome, "job_name": change.job_name}

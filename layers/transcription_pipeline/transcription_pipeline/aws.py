@@ -1,0 +1,181 @@
+"""The only module that talks to AWS: S3 and Transcribe behind a few small methods.
+
+Clients honour ``AWS_ENDPOINT_URL`` (boto3 reads it), so the same code runs against
+moto locally; nothing here names an endpoint. Throttling and 5xx answers are retried
+by botocore's standard retry mode and then raised, so Lambda's asynchronous retries
+take over; only answers that mean something to the pipeline are translated.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from transcription_pipeline.naming import S3Location
+from transcription_pipeline.records import json_bytes
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_transcribe import TranscribeServiceClient
+
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".srt": "application/x-subrip; charset=utf-8",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+}
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class ObjectGone(Exception):
+    """The object (or the version the event named) no longer exists."""
+
+
+class JobRefused(Exception):
+    """Transcribe refused the job request itself (BadRequestException): retrying won't help."""
+
+
+@dataclass(frozen=True)
+class TranscriptionJob:
+    """What GetTranscriptionJob says about a job, reduced to what the pipeline uses."""
+
+    name: str
+    status: str
+    media_uri: str | None
+    transcript_uri: str | None
+    failure_reason: str | None
+    language_code: str | None
+    language_score: float | None
+    completed_at: datetime | None
+
+
+class ObjectStore:
+    def __init__(self, client: S3Client | None = None) -> None:
+        self._s3: S3Client = client or boto3.client("s3", config=_CLIENT_CONFIG)
+        self.bytes_read = 0  # ranged-read accounting, for logs and the read-budget tests
+
+    def read_range(
+        self,
+        location: S3Location,
+        offset: int,
+        length: int,
+        *,
+        version_id: str | None = None,
+        etag: str | None = None,
+    ) -> bytes:
+        """Bytes ``offset .. offset+length-1`` of exactly the object version an event named.
+
+        With a versionId we read that version; otherwise the eTag guards the read, so a
+        newer upload under the same key raises ObjectGone instead of being validated in
+        place of the one the event described (its own event will follow).
+        """
+        if length <= 0:
+            return b""
+        request: dict[str, Any] = {
+            "Bucket": location.bucket,
+            "Key": location.key,
+            "Range": f"bytes={offset}-{offset + length - 1}",
+        }
+        if version_id:
+            request["VersionId"] = version_id
+        elif etag:
+            request["IfMatch"] = etag if etag.startswith('"') else f'"{etag}"'
+        try:
+            body = self._s3.get_object(**request)["Body"].read()
+        except ClientError as error:
+            if _error_code(error) in ("NoSuchKey", "NoSuchVersion", "PreconditionFailed", "404"):
+                raise ObjectGone(location.uri) from error
+            raise
+        self.bytes_read += len(body)
+        return body
+
+    def read_all(self, location: S3Location) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+        except ClientError as error:
+            if _error_code(error) in ("NoSuchKey", "404"):
+                raise ObjectGone(location.uri) from error
+            raise
+
+    def put(self, location: S3Location, body: bytes) -> None:
+        """Write an object, its Content-Type chosen by the key's extension."""
+        extension = posixpath.splitext(location.key)[1]
+        self._s3.put_object(
+            Bucket=location.bucket,
+            Key=location.key,
+            Body=body,
+            ContentType=CONTENT_TYPES.get(extension, "application/octet-stream"),
+        )
+
+    def put_json(self, location: S3Location, document: Mapping[str, Any]) -> None:
+        self.put(location, json_bytes(document))
+
+    def delete(self, bucket: str, keys: Iterable[str]) -> None:
+        """Delete keys if present (absent keys are not an error)."""
+        objects = [{"Key": key} for key in keys]
+        if not objects:
+            return
+        response = self._s3.delete_objects(
+            Bucket=bucket,
+            Delete={"Objects": objects, "Quiet": True},  # type: ignore[typeddict-item]
+        )
+        errors = response.get("Errors", [])
+        if errors:
+            raise RuntimeError(f"could not delete {len(errors)} stale object(s): {errors[0]}")
+
+
+class TranscribeJobs:
+    def __init__(self, client: TranscribeServiceClient | None = None) -> None:
+        self._transcribe: TranscribeServiceClient = client or boto3.client(
+            "transcribe", config=_CLIENT_CONFIG
+        )
+
+    def start(self, request: Mapping[str, Any]) -> bool:
+        """Start a job; False when a job of that name exists already (a repeated event)."""
+        try:
+            self._transcribe.start_transcription_job(**request)
+        except ClientError as error:
+            code = _error_code(error)
+            if code == "ConflictException":
+                return False
+            if code == "BadRequestException":
+                message = error.response.get("Error", {}).get("Message", "")
+                raise JobRefused(message or "Transcribe rejected the request") from error
+            raise
+        return True
+
+    def get(self, name: str) -> TranscriptionJob | None:
+        """The job's details, or None when Transcribe does not know the job."""
+        try:
+            job = self._transcribe.get_transcription_job(TranscriptionJobName=name)[
+                "TranscriptionJob"
+            ]
+        except ClientError as error:
+            # Transcribe answers BadRequestException ("couldn't be found") for unknown names.
+            if _error_code(error) in ("BadRequestException", "NotFoundException"):
+                return None
+            raise
+        score = job.get("IdentifiedLanguageScore")
+        return TranscriptionJob(
+            name=job.get("TranscriptionJobName", name),
+            status=job.get("TranscriptionJobStatus", ""),
+            media_uri=job.get("Media", {}).get("MediaFileUri"),
+            transcript_uri=job.get("Transcript", {}).get("TranscriptFileUri"),
+            failure_reason=job.get("FailureReason"),
+            language_code=job.get("LanguageCode"),
+            language_score=float(score) if score is not None else None,
+            completed_at=job.get("CompletionTime"),
+        )

@@ -1,0 +1,110 @@
+"""Settings read once from the environment variables that template.yaml declares.
+
+A plain frozen dataclass instead of a pydantic model: the layer stays small and the
+import stays cheap, and the handful of fields needs no more than this.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Transcribe's OutputKey alphabet; our reserved prefix must obey it.
+_OUTPUT_KEY_PATTERN = re.compile(r"^[a-zA-Z0-9\-_.!*'()/]+/$")
+_LANGUAGE_CODE_PATTERN = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
+_JOB_NAME_PREFIX_PATTERN = re.compile(r"^[0-9a-zA-Z._-]{1,150}$")
+AUTO_LANGUAGE = "auto"
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a usable configuration (a deployment mistake)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    output_bucket: str
+    job_name_prefix: str  # unique to this stack; the EventBridge rule filters on it
+    raw_output_prefix: str  # where Transcribe writes its own JSON, e.g. "_transcribe/"
+    language_code: str | None  # None means automatic language identification
+    language_options: tuple[str, ...]  # candidates for identification
+    speaker_labels: bool
+    max_speakers: int
+    vocabulary_name: str | None
+    pii_redaction: bool
+
+    @property
+    def identify_language(self) -> bool:
+        return self.language_code is None
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from ``env`` (default: ``os.environ``); raise ConfigError on nonsense."""
+    env = os.environ if env is None else env
+
+    job_name_prefix = _required(env, "JOB_NAME_PREFIX")
+    if not _JOB_NAME_PREFIX_PATTERN.match(job_name_prefix):
+        raise ConfigError(f"JOB_NAME_PREFIX {job_name_prefix!r} is not a valid job name start")
+
+    raw_output_prefix = env.get("RAW_OUTPUT_PREFIX", "").strip() or "_transcribe/"
+    if not _OUTPUT_KEY_PATTERN.match(raw_output_prefix):
+        raise ConfigError(
+            f"RAW_OUTPUT_PREFIX {raw_output_prefix!r} must end with '/' and use only "
+            "characters Transcribe accepts in an OutputKey"
+        )
+
+    language = env.get("LANGUAGE_CODE", "").strip() or "en-US"
+    language_code: str | None = None if language.lower() == AUTO_LANGUAGE else language
+    if language_code is not None and not _LANGUAGE_CODE_PATTERN.match(language_code):
+        raise ConfigError(f"LANGUAGE_CODE {language!r} is neither a code like en-US nor 'auto'")
+    language_options = tuple(
+        code.strip() for code in env.get("LANGUAGE_OPTIONS", "").split(",") if code.strip()
+    )
+    for code in language_options:
+        if not _LANGUAGE_CODE_PATTERN.match(code):
+            raise ConfigError(f"LANGUAGE_OPTIONS holds {code!r}, not a code like en-US")
+    if language_code is None and len(language_options) < 2:
+        raise ConfigError("automatic language identification needs at least 2 LANGUAGE_OPTIONS")
+
+    vocabulary_name = env.get("VOCABULARY_NAME", "").strip() or None
+    if vocabulary_name and language_code is None:
+        # A custom vocabulary belongs to one language; identification may pick another.
+        raise ConfigError("VOCABULARY_NAME needs a fixed LANGUAGE_CODE, not 'auto'")
+
+    try:
+        max_speakers = int(env.get("MAX_SPEAKERS", "").strip() or "10")
+    except ValueError as error:
+        raise ConfigError("MAX_SPEAKERS must be a whole number") from error
+    if not 2 <= max_speakers <= 30:
+        raise ConfigError("MAX_SPEAKERS must be between 2 and 30")
+
+    return Settings(
+        output_bucket=_required(env, "OUTPUT_BUCKET"),
+        job_name_prefix=job_name_prefix,
+        raw_output_prefix=raw_output_prefix,
+        language_code=language_code,
+        language_options=language_options,
+        speaker_labels=_flag(env, "SPEAKER_LABELS", default=True),
+        max_speakers=max_speakers,
+        vocabulary_name=vocabulary_name,
+        pii_redaction=_flag(env, "PII_REDACTION", default=False),
+    )

@@ -1,0 +1,84 @@
+"""Reading the two incoming events into plain data, defensively.
+
+S3 URL-encodes keys in its events (a space arrives as ``+``), so every key is decoded
+with ``unquote_plus`` here, once, for every record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from transcription_pipeline.start import Upload
+
+JOB_STATE_CHANGE = "Transcribe Job State Change"
+
+
+class MalformedEvent(ValueError):
+    """An event, or one record of it, lacks a field we need or has the wrong type."""
+
+
+@dataclass(frozen=True)
+class JobStateChange:
+    job_name: str
+    status: str
+    time: str | None
+
+
+def _text(mapping: Mapping[str, Any], name: str) -> str:
+    value = mapping.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"field {name!r} is missing or not a string")
+    return value
+
+
+def _mapping(mapping: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = mapping.get(name)
+    if not isinstance(value, Mapping):
+        raise MalformedEvent(f"field {name!r} is missing or not an object")
+    return value
+
+
+def parse_upload(record: Mapping[str, Any]) -> Upload:
+    """One S3 event record as an Upload; raises MalformedEvent."""
+    if not isinstance(record, Mapping):
+        raise MalformedEvent("record is not an object")
+    s3 = _mapping(record, "s3")
+    bucket = _text(_mapping(s3, "bucket"), "name")
+    obj = _mapping(s3, "object")
+    size = obj.get("size", None)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise MalformedEvent("field 'size' is missing or not a non-negative integer")
+    version_id = obj.get("versionId")
+    return Upload(
+        bucket=bucket,
+        key=unquote_plus(_text(obj, "key")),
+        size=size,
+        etag=str(obj.get("eTag") or ""),
+        version_id=version_id if isinstance(version_id, str) and version_id else None,
+        event_time=str(record.get("eventTime") or ""),
+    )
+
+
+def upload_records(event: Mapping[str, Any]) -> list[Any]:
+    """The records of an S3 notification; an event without a list of records is malformed."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        raise MalformedEvent("event has no 'Records' list")
+    return records
+
+
+def parse_job_state_change(event: Mapping[str, Any]) -> JobStateChange:
+    """The Transcribe completion event; only the job name is trusted, the rest is hints."""
+    if not isinstance(event, Mapping):
+        raise MalformedEvent("event is not an object")
+    if event.get("detail-type") != JOB_STATE_CHANGE or event.get("source") != "aws.transcribe":
+        raise MalformedEvent("not a Transcribe Job State Change event")
+    detail = _mapping(event, "detail")
+    return JobStateChange(
+        job_name=_text(detail, "TranscriptionJobName"),
+        status=str(detail.get("TranscriptionJobStatus") or ""),
+        time=event.get("time") if isinstance(event.get("time"), str) else None,
+    )

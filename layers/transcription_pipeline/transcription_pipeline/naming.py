@@ -1,0 +1,114 @@
+"""Names and locations: job names, where outputs go, and S3 URIs.
+
+Everything here is deterministic so that a repeated event leads to the same job
+name (Transcribe then answers ConflictException) and the same output keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+MAX_JOB_NAME_LENGTH = 200
+_HASH_LENGTH = 16  # 64 bits of SHA-256: collisions are not a practical concern per stack
+_UNSAFE_RUN = re.compile(r"[^0-9a-zA-Z._-]+")
+
+# Files Transcribe writes itself; they must never start a job.
+TRANSCRIBE_CHECK_FILE = ".write_access_check_file.temp"
+
+TRANSCRIPT_JSON = "transcript.json"
+TRANSCRIPT_TEXT = "transcript.txt"
+SUBTITLES_SRT = "subtitles.srt"
+SUBTITLES_VTT = "subtitles.vtt"
+SUMMARY_JSON = "summary.json"
+SUMMARY_MARKDOWN = "summary.md"
+ERROR_RECORD = "error.json"
+OUTPUT_FILES = (
+    TRANSCRIPT_JSON,
+    TRANSCRIPT_TEXT,
+    SUBTITLES_SRT,
+    SUBTITLES_VTT,
+    SUMMARY_JSON,
+    SUMMARY_MARKDOWN,
+)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def _readable_stem(key: str) -> str:
+    """The file name without extension, folded to the characters a job name allows."""
+    stem = posixpath.splitext(posixpath.basename(key))[0]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    return _UNSAFE_RUN.sub("-", ascii_stem).strip("-._")
+
+
+def job_name_for(prefix: str, source: S3Location, revision: str) -> str:
+    """A job name unique to one version of one object, recognisable by its file name.
+
+    ``revision`` is the object's versionId when the bucket is versioned, else its eTag,
+    so a re-upload with new content gets a new job and a duplicate event does not.
+    """
+    digest = hashlib.sha256(
+        "\n".join((source.bucket, source.key, revision)).encode("utf-8")
+    ).hexdigest()[:_HASH_LENGTH]
+    room = MAX_JOB_NAME_LENGTH - len(prefix) - 1 - _HASH_LENGTH
+    stem = _readable_stem(source.key)[: max(room - 1, 0)].rstrip("-._")
+    return f"{prefix}{stem}.{digest}" if stem else f"{prefix}{digest}"
+
+
+def raw_output_key(raw_output_prefix: str, job_name: str) -> str:
+    """Where Transcribe writes its JSON: an exact ``.json`` key inside the reserved prefix."""
+    return f"{raw_output_prefix}{job_name}.json"
+
+
+def output_key(source_key: str, file_name: str) -> str:
+    """Outputs for ``uploads/My Talk.mp4`` live under ``uploads/My Talk.mp4/``."""
+    return f"{source_key}/{file_name}"
+
+
+def is_transcribe_artifact(key: str, raw_output_prefix: str) -> bool:
+    """True for objects Transcribe writes (check files, raw output), which we never process."""
+    return posixpath.basename(key) == TRANSCRIBE_CHECK_FILE or key.startswith(raw_output_prefix)
+
+
+def parse_s3_uri(uri: str) -> S3Location:
+    """``s3://bucket/key`` as Transcribe reports ``Media.MediaFileUri`` (key not encoded)."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise ValueError(f"s3:// URI without bucket or key: {uri!r}")
+    return S3Location(bucket, key)
+
+
+def parse_transcript_uri(uri: str) -> S3Location:
+    """The S3 object behind ``Transcript.TranscriptFileUri``.
+
+    Transcribe reports an https URL, path style (``https://s3.<region>.amazonaws.com/
+    <bucket>/<key>``) or virtual-hosted style (``https://<bucket>.s3.<region>...``),
+    with the key URL-encoded.
+    """
+    if uri.startswith("s3://"):
+        return parse_s3_uri(uri)
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    path = unquote(parts.path.lstrip("/"))
+    if host.startswith("s3.") or host.startswith("s3-") or not host.endswith("amazonaws.com"):
+        bucket, _, key = path.partition("/")
+    else:
+        bucket, key = host.split(".s3", 1)[0], path
+    if not bucket or not key:
+        raise ValueError(f"cannot find bucket and key in transcript URI {uri!r}")
+    return S3Location(bucket, key)

@@ -1,0 +1,158 @@
+"""Use case: Transcribe says a job finished; publish its outputs or its failure record."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from transcription_pipeline.aws import ObjectStore, TranscribeJobs, TranscriptionJob
+from transcription_pipeline.config import Settings
+from transcription_pipeline.naming import (
+    SUBTITLES_SRT,
+    SUBTITLES_VTT,
+    SUMMARY_JSON,
+    SUMMARY_MARKDOWN,
+    TRANSCRIPT_JSON,
+    TRANSCRIPT_TEXT,
+    S3Location,
+    parse_s3_uri,
+    parse_transcript_uri,
+)
+from transcription_pipeline.publish import publish_error, publish_outputs
+from transcription_pipeline.records import failure_record, json_bytes
+from transcription_pipeline.render import render_srt, render_text, render_vtt
+from transcription_pipeline.summary import build_summary, render_summary_markdown
+from transcription_pipeline.transcript import Transcript, TranscriptFormatError, parse_transcript
+
+
+class JobNotFinished(Exception):
+    """The event said finished but the job is not (yet): raise so Lambda retries later."""
+
+
+class ProcessOutcome(enum.StrEnum):
+    PUBLISHED = "published"  # the six outputs written
+    FAILURE_RECORDED = "failure_recorded"  # error.json written
+    FOREIGN = "foreign"  # not one of this stack's jobs
+    UNKNOWN = "unknown"  # Transcribe does not know the job (deleted, or a forged event)
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    outcome: ProcessOutcome
+    source: S3Location | None = None
+    word_count: int = 0
+    duration_seconds: float = 0.0
+    transcript_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class RenderedOutputs:
+    files: dict[str, bytes]  # output file name -> content
+    summary: dict[str, Any]
+
+
+def render_outputs(
+    raw_transcript: bytes, transcript: Transcript, source: S3Location, created_at: str
+) -> RenderedOutputs:
+    """All six output files for one transcript; pure, so it is tested without AWS."""
+    summary = build_summary(
+        transcript, source_bucket=source.bucket, source_key=source.key, created_at=created_at
+    )
+    files = {
+        TRANSCRIPT_JSON: raw_transcript,
+        TRANSCRIPT_TEXT: render_text(transcript).encode("utf-8"),
+        SUBTITLES_SRT: render_srt(transcript).encode("utf-8"),
+        SUBTITLES_VTT: render_vtt(transcript).encode("utf-8"),
+        SUMMARY_JSON: json_bytes(summary),
+        SUMMARY_MARKDOWN: render_summary_markdown(summary).encode("utf-8"),
+    }
+    return RenderedOutputs(files, summary)
+
+
+def _timestamp(job: TranscriptionJob, fallback: str) -> str:
+    """The job's completion time, so processing the same job twice writes the same bytes."""
+    if job.completed_at is None:
+        return fallback
+    completed = job.completed_at
+    if completed.tzinfo is None:
+        completed = completed.replace(tzinfo=UTC)
+    return completed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _with_job_language(transcript: Transcript, job: TranscriptionJob) -> Transcript:
+    """Fill the language from the job when the transcript itself does not carry it."""
+    return dataclasses.replace(
+        transcript,
+        language_code=transcript.language_code or job.language_code,
+        language_score=(
+            transcript.language_score
+            if transcript.language_score is not None
+            else job.language_score
+        ),
+    )
+
+
+def process_job(
+    job_name: str,
+    settings: Settings,
+    store: ObjectStore,
+    jobs: TranscribeJobs,
+    *,
+    event_time: str | None = None,
+) -> ProcessResult:
+    if not job_name.startswith(settings.job_name_prefix):
+        return ProcessResult(ProcessOutcome.FOREIGN)
+    job = jobs.get(job_name)
+    if job is None or not job.media_uri:
+        return ProcessResult(ProcessOutcome.UNKNOWN)
+    source = parse_s3_uri(job.media_uri)
+    created_at = _timestamp(job, event_time or datetime.now(UTC).isoformat())
+
+    if job.status == "FAILED":
+        publish_error(
+            store,
+            settings.output_bucket,
+            source.key,
+            failure_record(
+                source,
+                job_name=job.name,
+                failure_reason=job.failure_reason,
+                stage="transcription",
+                occurred_at=created_at,
+            ),
+        )
+        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
+    if job.status != "COMPLETED" or not job.transcript_uri:
+        raise JobNotFinished(f"job {job.name} is {job.status or 'in an unknown state'}")
+
+    transcript_location = parse_transcript_uri(job.transcript_uri)
+    raw = store.read_all(transcript_location)
+    try:
+        transcript = _with_job_language(parse_transcript(raw), job)
+    except TranscriptFormatError as error:
+        publish_error(
+            store,
+            settings.output_bucket,
+            source.key,
+            failure_record(
+                source,
+                job_name=job.name,
+                failure_reason=f"Transcript could not be read: {error}",
+                stage="processing",
+                occurred_at=created_at,
+            ),
+        )
+        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source, transcript_bytes=len(raw))
+
+    rendered = render_outputs(raw, transcript, source, created_at)
+    publish_outputs(store, settings.output_bucket, source.key, rendered.files)
+    return ProcessResult(
+        ProcessOutcome.PUBLISHED,
+        source,
+        word_count=int(rendered.summary.get("word_count", 0)),
+        duration_seconds=float(rendered.summary.get("duration_seconds", 0.0)),
+        transcript_bytes=len(raw),
+    )

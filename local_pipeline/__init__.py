@@ -1,0 +1,1 @@
+"""Run the pipeline described by template.yaml on this machine (never deployed)."""
