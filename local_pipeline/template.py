@@ -215,7 +215,9 @@ class Template:
         for layer in properties.get("Layers", []):
             layer_id = layer.get("Ref") if isinstance(layer, dict) else None
             if layer_id is None or layer_id not in self.resources:
-                raise TemplateError(f"{logical_id}: only layers defined in the template run locally")
+                raise TemplateError(
+                    f"{logical_id}: only layers defined in the template run locally"
+                )
             layer_dirs.append(self.root / self.resources[layer_id]["Properties"]["ContentUri"])
         events = {
             name: {"Type": spec["Type"], "Properties": self.resolve(spec.get("Properties", {}))}

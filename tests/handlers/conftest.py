@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.awsrequest import AWSResponse
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from local_pipeline.invoke import LocalLambdaContext, function_environment, load_handler
@@ -78,7 +78,7 @@ def fake_aws_answer() -> Iterator[Any]:
     Registered on boto3's default session before the handler creates its clients, it
     short-circuits the call: botocore then treats the answer exactly like a real one.
     """
-    session = boto3._get_default_session()  # noqa: SLF001 - the session handlers use
+    session = boto3._get_default_session()
     registered: list[tuple[str, Any]] = []
 
     def answer(service: str, operation: str, status: int, body: dict[str, Any]) -> list[int]:

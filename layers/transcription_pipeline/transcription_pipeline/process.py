@@ -82,10 +82,11 @@ def _timestamp(job: TranscriptionJob, fallback: str) -> str:
     return completed.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _with_job_language(transcript: Transcript, job: TranscriptionJob) -> Transcript:
-    """Fill the language from the job when the transcript itself does not carry it."""
+def _with_job_facts(transcript: Transcript, job: TranscriptionJob) -> Transcript:
+    """Name and language as Transcribe reports them for the job (the transcript may lack them)."""
     return dataclasses.replace(
         transcript,
+        job_name=job.name,
         language_code=transcript.language_code or job.language_code,
         language_score=(
             transcript.language_score
@@ -131,7 +132,7 @@ def process_job(
     transcript_location = parse_transcript_uri(job.transcript_uri)
     raw = store.read_all(transcript_location)
     try:
-        transcript = _with_job_language(parse_transcript(raw), job)
+        transcript = _with_job_facts(parse_transcript(raw), job)
     except TranscriptFormatError as error:
         publish_error(
             store,

@@ -1,0 +1,211 @@
+"""ProcessTranscriptFunction under moto, driven by the files in events/."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.conftest import MEDIA, TRANSCRIPTS
+from tests.handlers.conftest import Stack, load_event
+from transcription_pipeline.process import JobNotFinished
+
+START = "StartTranscriptionFunction"
+PROCESS = "ProcessTranscriptFunction"
+JOB = "transcription-pipeline.My-Talk.1615274bbcc13e72"  # the job of events/s3-put.json
+OUTPUT_PREFIX = "uploads/My Talk.mp4/"
+SIX_FILES = [
+    "subtitles.srt",
+    "subtitles.vtt",
+    "summary.json",
+    "summary.md",
+    "transcript.json",
+    "transcript.txt",
+]
+
+
+def start_sample_job(stack: Stack) -> None:
+    body = (MEDIA / "video.mp4").read_bytes()
+    stack.s3.put_object(Bucket=stack.input_bucket, Key="uploads/My Talk.mp4", Body=body)
+    assert stack.invoke(START, load_event("s3-put.json")) == {"started": 1}
+
+
+def complete_sample_job(stack: Stack, fixture: str) -> bytes:
+    """What Transcribe would do: write its JSON at the job's output key and finish."""
+    raw = (TRANSCRIPTS / fixture).read_bytes()
+    start_sample_job(stack)
+    stack.s3.put_object(Bucket=stack.output_bucket, Key=f"_transcribe/{JOB}.json", Body=raw)
+    stack.finish_job(JOB)
+    return raw
+
+
+def outputs(stack: Stack) -> dict[str, bytes]:
+    return {
+        key.removeprefix(OUTPUT_PREFIX): stack.output(key)
+        for key in stack.output_keys()
+        if key.startswith(OUTPUT_PREFIX)
+    }
+
+
+def test_completed_event_publishes_six_outputs(stack: Stack) -> None:
+    raw = complete_sample_job(stack, "03-speaker-identification.json")
+
+    result = stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    assert result == {"outcome": "published", "job_name": JOB}
+    files = outputs(stack)
+    assert sorted(files) == SIX_FILES
+    assert files["transcript.json"] == raw  # byte for byte
+    summary = json.loads(files["summary.json"])
+    assert summary["source"] == {"bucket": stack.input_bucket, "key": "uploads/My Talk.mp4"}
+    assert summary["job_name"] == JOB
+    assert summary["language_code"] == "en-US"  # from the job: this transcript has none
+    spoken = [
+        item for item in json.loads(raw)["results"]["items"] if item["type"] == "pronunciation"
+    ]
+    assert summary["word_count"] == len(spoken)
+    assert [s["label"] for s in summary["speakers"]] == ["spk_0", "spk_1", "spk_2"]
+    assert files["transcript.txt"].decode().startswith("[00:00] spk_0: She was gone")
+    assert files["subtitles.srt"].decode().startswith("1\n00:00:00,490 --> ")
+    assert files["subtitles.vtt"].decode().startswith("WEBVTT\n\n")
+    markdown = files["summary.md"].decode()
+    assert "## Highlights" in markdown
+    assert summary["highlights"][0]["text"] in markdown
+
+
+def test_outputs_carry_content_types(stack: Stack) -> None:
+    complete_sample_job(stack, "01-plain.json")
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    def content_type(name: str) -> str:
+        head = stack.s3.head_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + name)
+        return str(head["ContentType"])
+
+    assert content_type("summary.json") == "application/json"
+    assert content_type("subtitles.vtt") == "text/vtt; charset=utf-8"
+    assert content_type("summary.md") == "text/markdown; charset=utf-8"
+
+
+def test_processing_the_same_event_twice_gives_the_same_objects(stack: Stack) -> None:
+    complete_sample_job(stack, "03-speaker-identification.json")
+
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    first = outputs(stack)
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    assert outputs(stack) == first
+
+
+def test_created_at_is_the_job_completion_time(stack: Stack) -> None:
+    complete_sample_job(stack, "01-plain.json")
+    job = stack.transcribe.get_transcription_job(TranscriptionJobName=JOB)["TranscriptionJob"]
+
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    created_at = json.loads(stack.output(OUTPUT_PREFIX + "summary.json"))["created_at"]
+    parsed = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    assert parsed == job["CompletionTime"].astimezone(UTC)
+
+
+def test_empty_transcript_still_gives_six_files(stack: Stack) -> None:
+    complete_sample_job(stack, "v4-empty.json")
+
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    files = outputs(stack)
+    assert sorted(files) == SIX_FILES
+    assert files["subtitles.srt"] == b""
+    assert files["subtitles.vtt"] == b"WEBVTT\n"
+    summary = json.loads(files["summary.json"])
+    assert summary["no_speech"] is True
+    assert summary["word_count"] == 0
+    assert "no speech" in files["summary.md"].decode().lower()
+
+
+def test_success_replaces_an_earlier_error_record(stack: Stack) -> None:
+    stack.s3.put_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + "error.json", Body=b"{}")
+    complete_sample_job(stack, "01-plain.json")
+
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    assert sorted(outputs(stack)) == SIX_FILES
+
+
+def failed_job_answer(reason: str) -> dict[str, Any]:
+    """GetTranscriptionJob as Transcribe answers for a failed job (moto never fails one)."""
+    return {
+        "TranscriptionJob": {
+            "TranscriptionJobName": JOB,
+            "TranscriptionJobStatus": "FAILED",
+            "FailureReason": reason,
+            "Media": {
+                "MediaFileUri": "s3://transcription-pipeline-input-123456789012-us-east-1/"
+                "uploads/My Talk.mp4"
+            },
+            "CompletionTime": datetime(2026, 11, 24, 10, 3, tzinfo=UTC),
+        }
+    }
+
+
+def test_failed_event_writes_error_json_with_the_reason(stack: Stack, fake_aws_answer: Any) -> None:
+    start_sample_job(stack)
+    stack.s3.put_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + "summary.md", Body=b"old")
+    reason = "Unsupported media format: the media file has no audio stream."
+    fake_aws_answer("transcribe", "GetTranscriptionJob", 200, failed_job_answer(reason))
+
+    result = stack.invoke(PROCESS, load_event("transcribe-failed.json"))
+
+    assert result["outcome"] == "failure_recorded"
+    assert sorted(outputs(stack)) == ["error.json"]  # the stale output went too
+    record = json.loads(stack.output(OUTPUT_PREFIX + "error.json"))
+    assert record["status"] == "FAILED"
+    assert record["transcribe_failure_reason"] == reason
+    assert record["reason"] == "Amazon Transcribe cannot read the audio in this file."
+    assert record["job_name"] == JOB
+    assert record["created_at"] == "2026-11-24T10:03:00Z"
+
+
+def test_event_for_an_unknown_job_is_ignored(stack: Stack) -> None:
+    result = stack.invoke(PROCESS, load_event("transcribe-completed.json"))  # no such job
+
+    assert result["outcome"] == "unknown"
+    assert stack.output_keys() == []
+
+
+def test_event_for_another_applications_job_is_ignored(stack: Stack, fake_aws_answer: Any) -> None:
+    event = load_event("transcribe-completed.json")
+    event["detail"]["TranscriptionJobName"] = "someone-elses-job"
+    calls = fake_aws_answer("transcribe", "GetTranscriptionJob", 200, {})
+
+    result = stack.invoke(PROCESS, event)
+
+    assert result["outcome"] == "foreign"
+    assert calls == []  # not even looked up
+    assert stack.output_keys() == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"detail-type": "Transcribe Job State Change", "source": "aws.transcribe"},
+        {
+            "detail-type": "Transcribe Job State Change",
+            "source": "aws.transcribe",
+            "detail": {"TranscriptionJobName": 7},
+        },
+        {"detail-type": "Object Created", "source": "aws.s3", "detail": {}},
+    ],
+)
+def test_malformed_events_are_logged_and_dropped(stack: Stack, event: dict[str, Any]) -> None:
+    assert stack.invoke(PROCESS, event) == {"outcome": "malformed"}
+    assert stack.output_keys() == []
+
+
+def test_job_not_yet_finished_is_raised_for_retry(stack: Stack) -> None:
+    start_sample_job(stack)  # moto reports the job QUEUED on the first look
+
+    with pytest.raises(JobNotFinished, match="QUEUED"):
+        stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    assert stack.output_keys() == []
