@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from local_pipeline.invoke import LocalLambdaContext, function_environment, load_handler
@@ -87,10 +87,11 @@ def fake_aws_answer() -> Iterator[Any]:
         def respond(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
             calls.append(1)
             parsed = {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
-            return AWSResponse("https://fake.invalid", status, {}, None), parsed  # type: ignore[arg-type]
+            return AWSResponse("https://fake.invalid", status, HTTPHeaders(), None), parsed
 
         event_name = f"before-call.{service}.{operation}"
-        session.events.register(event_name, respond)
+        # botocore types hooks as returning None; a before-call hook may answer instead.
+        session.events.register(event_name, respond)  # type: ignore[arg-type]
         registered.append((event_name, respond))
         return calls
 

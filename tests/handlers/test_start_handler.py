@@ -21,7 +21,7 @@ TALK_KEY = "uploads/My Talk.mp4"  # what events/s3-put.json names, decoded
 
 def s3_record(bucket: str, key: str, body: bytes | None, size: int | None = None) -> dict[str, Any]:
     """A record shaped like S3's, key encoded the way S3 encodes it (space as '+')."""
-    record = copy.deepcopy(load_event("s3-put.json")["Records"][0])
+    record: dict[str, Any] = copy.deepcopy(load_event("s3-put.json")["Records"][0])
     record["s3"]["bucket"]["name"] = bucket
     record["s3"]["object"]["key"] = quote_plus(key, safe="/")
     record["s3"]["object"]["size"] = len(body) if size is None and body is not None else size

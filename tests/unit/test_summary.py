@@ -1,0 +1,251 @@
+"""Tests for transcription_pipeline.summary: summary.json fields and summary.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from transcription_pipeline.render import render_srt, render_text, render_vtt
+from transcription_pipeline.summary import (
+    LOW_CONFIDENCE_THRESHOLD,
+    STOP_WORDS,
+    build_summary,
+    render_summary_markdown,
+)
+from transcription_pipeline.transcript import Transcript, parse_transcript
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "transcribe"
+ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
+CREATED = "2026-01-01T12:00:00Z"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_bytes())
+    return data
+
+
+def parse(name: str) -> Transcript:
+    return parse_transcript((FIXTURES / name).read_bytes())
+
+
+def summarise(name: str, key: str = "media/talk.mp3") -> dict[str, Any]:
+    return build_summary(parse(name), source_bucket="in", source_key=key, created_at=CREATED)
+
+
+def json_words(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in doc["results"]["items"] if i["type"] == "pronunciation"]
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_facts_match_json(name: str) -> None:
+    doc = load(name)
+    s = summarise(name)
+    found = json_words(doc)
+    assert s["word_count"] == len(found)
+    assert s["source"] == {"bucket": "in", "key": "media/talk.mp3"}
+    assert s["job_name"] == doc["jobName"]
+    assert s["created_at"] == CREATED
+    assert s["no_speech"] is (not found)
+    if not found:
+        return
+    ends = [float(i["end_time"]) for i in found]
+    starts = [float(i["start_time"]) for i in found]
+    assert s["duration_seconds"] == round(max(ends), 2)
+    wpm = len(found) * 60 / (max(ends) - min(starts))
+    assert s["words_per_minute"] == pytest.approx(wpm, abs=0.05)
+    conf = [float(i["alternatives"][0]["confidence"]) for i in found]
+    assert s["average_confidence"] == pytest.approx(sum(conf) / len(conf), abs=5e-5)
+    low = sum(1 for c in conf if c < LOW_CONFIDENCE_THRESHOLD) / len(conf)
+    assert s["low_confidence_ratio"] == pytest.approx(low, abs=5e-5)
+    assert s["low_confidence_threshold"] == LOW_CONFIDENCE_THRESHOLD
+
+
+def test_speakers_match_segments() -> None:
+    doc = load("03-speaker-identification.json")
+    talk: dict[str, float] = defaultdict(float)
+    count: Counter[str] = Counter()
+    for seg in doc["results"]["speaker_labels"]["segments"]:
+        for item in seg["items"]:
+            talk[item["speaker_label"]] += float(item["end_time"]) - float(item["start_time"])
+            count[item["speaker_label"]] += 1
+    s = summarise("03-speaker-identification.json")
+    assert [sp["label"] for sp in s["speakers"]] == ["spk_0", "spk_1", "spk_2"]
+    total = sum(count.values())
+    for sp in s["speakers"]:
+        assert sp["talk_time_seconds"] == pytest.approx(talk[sp["label"]], abs=0.011)
+        assert sp["word_count"] == count[sp["label"]]
+        assert sp["share"] == pytest.approx(count[sp["label"]] / total, abs=5e-5)
+    assert s["speaker_share_basis"] == "word_count"
+    # Talk time counts words only, so it never exceeds the segment spans.
+    spans: dict[str, float] = defaultdict(float)
+    for seg in doc["results"]["speaker_labels"]["segments"]:
+        spans[seg["speaker_label"]] += float(seg["end_time"]) - float(seg["start_time"])
+    assert all(sp["talk_time_seconds"] <= spans[sp["label"]] + 0.01 for sp in s["speakers"])
+
+
+def test_channel_speakers() -> None:
+    s = summarise("02-channel-identification.json")
+    assert [sp["label"] for sp in s["speakers"]] == ["ch_0", "ch_1"]
+    assert sum(sp["word_count"] for sp in s["speakers"]) == s["word_count"]
+    assert summarise("01-plain.json")["speakers"] == []
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_FIXTURES if n != "v4-empty.json"])
+def test_highlights_are_whole_sentences_in_time_order(name: str) -> None:
+    t = parse(name)
+    s = build_summary(t, source_bucket="b", source_key="k", created_at=CREATED)
+    highlights = s["highlights"]
+    assert 3 <= len(highlights) <= 5
+    starts = [h["start_seconds"] for h in highlights]
+    assert starts == sorted(starts)
+    word_starts = {round(i.start, 2) for i in t.items if i.start is not None}
+    flat = " ".join(re.sub(r"^\[[\d:]+\] \w+: ", "", p) for p in render_text(t).split("\n\n"))
+    for h in highlights:
+        assert h["start_seconds"] in word_starts
+        assert h["text"] in flat
+        # Whole sentence: ends at a sentence end or at a speaker turn / the end.
+        after = flat.split(h["text"], 1)[1]
+        assert h["text"].endswith((".", "?", "!")) or t.labels is not None or after.strip() == ""
+        # Starts at a sentence start: preceded by a sentence end (or a turn, or nothing).
+        before = flat.split(h["text"], 1)[0].rstrip()
+        assert before == "" or before.endswith((".", "?", "!")) or t.labels is not None
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_FIXTURES if n != "v4-empty.json"])
+def test_keywords_clean(name: str) -> None:
+    keywords = summarise(name)["keywords"]
+    assert 0 < len(keywords) <= 10
+    assert len(set(keywords)) == len(keywords)
+    for k in keywords:
+        assert k == k.lower()
+        assert k not in STOP_WORDS
+        assert "pii" not in k
+        assert "*" not in k
+
+
+def test_redacted_fixture_keeps_pii_but_not_in_keywords() -> None:
+    t = parse("v6-pii-redaction.json")
+    assert "[PII]" in render_text(t)
+    assert "[PII]" in render_srt(t)
+    assert "[PII]" in render_vtt(t)
+    s = build_summary(t, source_bucket="b", source_key="k", created_at=CREATED)
+    assert s["redacted"] is True
+    assert not any("pii" in k for k in s["keywords"])
+    # The names that were redacted cannot leak into keywords either.
+    assert not {"bronte's", "yorkshire", "curis"} & set(s["keywords"])
+
+
+def test_mask_not_in_keywords() -> None:
+    s = summarise("07-vocabulary-filter-mask.json")
+    assert not any("*" in k for k in s["keywords"])
+
+
+def test_language_fields() -> None:
+    s = summarise("v5-language-identification.json")
+    assert s["language_code"] == "en-US"
+    assert s["language_score"] == pytest.approx(0.9921)
+    plain = summarise("01-plain.json")
+    assert plain["language_code"] is None
+    assert plain["language_score"] is None
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_deterministic(name: str) -> None:
+    first = summarise(name)
+    second = summarise(name)
+    assert first == second
+    assert json.dumps(first, sort_keys=False) == json.dumps(second, sort_keys=False)
+    assert render_summary_markdown(first) == render_summary_markdown(second)
+
+
+def test_empty_summary() -> None:
+    s = summarise("v4-empty.json", key="calls/silence.wav")
+    assert s["no_speech"] is True
+    assert s["word_count"] == 0
+    assert s["duration_seconds"] == 0
+    assert s["words_per_minute"] is None
+    assert s["average_confidence"] is None
+    assert s["low_confidence_ratio"] is None
+    assert s["highlights"] == []
+    assert s["keywords"] == []
+    assert s["speakers"] == []
+    json.dumps(s, allow_nan=False)
+    md = render_summary_markdown(s)
+    assert md.startswith("# Transcript summary: silence.wav\n")
+    assert "No speech was detected" in md
+    assert "## Highlights" not in md
+
+
+def test_markdown_fixture_03() -> None:
+    md = render_summary_markdown(summarise("03-speaker-identification.json", "in/talk 3.mp3"))
+    assert md.startswith("# Transcript summary: talk 3.mp3\n")
+    assert "- **Duration:** 0:02:21\n" in md
+    assert "- **Words:** 354\n" in md
+    assert "| Speaker | Talk time | Words | Share of words |" in md
+    assert re.search(r"^\| spk_0 \| 01:00 \| 205 \| 57\.9% \|$", md, re.M)
+    bullets = re.findall(r"^- \*\*\[\d{2}:\d{2}\]\*\* \S.*$", md, re.M)
+    assert 3 <= len(bullets) <= 5
+    assert "\n## Highlights\n" in md
+    assert re.search(r"^\*\*Keywords:\*\* \w+(, \w+)*$", md, re.M)
+    assert md.endswith("\n")
+    assert not md.endswith("\n\n")
+
+
+def test_markdown_escapes_transcript_text() -> None:
+    summary: dict[str, Any] = {
+        "source": {"bucket": "b", "key": "x/#odd|name.mp3"},
+        "job_name": "j",
+        "duration_seconds": 3725.0,
+        "word_count": 2,
+        "speakers": [{"label": "a|b", "talk_time_seconds": 1.0, "word_count": 2, "share": 1.0}],
+        "highlights": [{"start_seconds": 3700.0, "text": "# not a heading | *not bold* <b>"}],
+        "keywords": ["pipe|word"],
+        "no_speech": False,
+    }
+    md = render_summary_markdown(summary)
+    assert md.startswith("# Transcript summary: \\#odd\\|name.mp3\n")
+    assert "- **Duration:** 1:02:05" in md
+    assert "| a\\|b |" in md
+    assert "- **[1:01:40]** \\# not a heading \\| \\*not bold\\* \\<b>" in md
+    assert "pipe\\|word" in md
+
+
+def test_four_hour_transcript_is_summarised_whole() -> None:
+    """~40,000 words (fixture 03 repeated to ~4 h): nothing lost or capped at scale.
+
+    Speed is a budget for the benchmark, not an assertion here.
+    """
+    doc = load("03-speaker-identification.json")
+    items, segments = [], []
+    span = 142.0
+    for n in range(113):
+        shift = n * span
+
+        def moved(i: dict[str, Any], shift: float = shift) -> dict[str, Any]:
+            if "start_time" not in i:
+                return i
+            return {
+                **i,
+                "start_time": f"{float(i['start_time']) + shift:.2f}",
+                "end_time": f"{float(i['end_time']) + shift:.2f}",
+            }
+
+        items += [moved(i) for i in doc["results"]["items"]]
+        for seg in doc["results"]["speaker_labels"]["segments"]:
+            segments.append({**moved(seg), "items": [moved(i) for i in seg["items"]]})
+    doc["results"]["items"] = items
+    doc["results"]["speaker_labels"]["segments"] = segments
+    raw = json.dumps(doc).encode()
+    t = parse_transcript(raw)
+    render_text(t), render_srt(t), render_vtt(t)
+    s = build_summary(t, source_bucket="b", source_key="k", created_at=CREATED)
+    render_summary_markdown(s)
+    assert s["word_count"] == 354 * 113
+    assert s["duration_seconds"] > 4 * 3600 - 200
+    assert len(s["highlights"]) == 5
+    assert [sp["label"] for sp in s["speakers"]] == ["spk_0", "spk_1", "spk_2"]
