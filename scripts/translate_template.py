@@ -42,7 +42,7 @@ def main(source: str = "template.yaml", target: str = "build/translated-template
                 properties[uri_property] = "s3://artifacts-bucket/placeholder.zip"
     # The translator builds ARNs for a Region; any Region gives the same resource graph.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    translated = transform(template, {}, OfflinePolicyLoader())  # type: ignore[arg-type]
+    translated = transform(template, {}, OfflinePolicyLoader())
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     Path(target).write_text(json.dumps(translated, indent=2, default=str) + "\n")
     print(f"translated {source} -> {target} ({len(translated.get('Resources', {}))} resources)")

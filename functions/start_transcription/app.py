@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcription_pipeline.aws import ObjectStore, TranscribeJobs
 from transcription_pipeline.config import Settings, load_settings
-from transcription_pipeline.events import MalformedEvent, upload_records, parse_upload
+from transcription_pipeline.events import MalformedEvent, parse_upload, upload_records
 from transcription_pipeline.start import StartOutcome, start_transcription
 
 logger = Logger()

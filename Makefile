@@ -1,0 +1,45 @@
+# Every target installs what it needs: a fresh clone needs only python3.11 and make.
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .venv-sam
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help test lint validate build clean
+
+help:
+	@echo "make test      - static checks and the whole test suite (what CI runs)"
+	@echo "make build     - sam validate --lint, then sam build (arm64, no container)"
+	@echo "make lint      - ruff and mypy only"
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# SAM CLI pins boto3, click, cfn-lint and pydantic: it gets an environment of its own.
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+test: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+validate: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam validate --lint
+	$(SAM_VENV)/bin/python scripts/translate_template.py
+	$(SAM_VENV)/bin/cfn-lint build/translated-template.json
+
+build: validate
+	$(SAM_VENV)/bin/sam build
+
+clean:
+	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache
