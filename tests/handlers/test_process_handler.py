@@ -209,3 +209,23 @@ def test_job_not_yet_finished_is_raised_for_retry(stack: Stack) -> None:
     with pytest.raises(JobNotFinished, match="QUEUED"):
         stack.invoke(PROCESS, load_event("transcribe-completed.json"))
     assert stack.output_keys() == []
+
+
+def test_logs_carry_counts_but_never_transcript_text(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = complete_sample_job(stack, "03-speaker-identification.json")
+    capsys.readouterr()
+
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    logged = capsys.readouterr().out.lower()
+    spoken = [
+        item["alternatives"][0]["content"].lower()
+        for item in json.loads(raw)["results"]["items"]
+        if item["type"] == "pronunciation"
+    ]
+    phrases = {" ".join(spoken[i : i + 3]) for i in range(len(spoken) - 2)}
+    assert '"word_count":354' in logged.replace(" ", "")
+    assert "she was gone" in phrases  # the check below looks for real phrases
+    assert sorted(phrase for phrase in phrases if phrase in logged) == []

@@ -85,3 +85,22 @@ def test_ruff() -> None:
 def test_mypy() -> None:
     result = run([DEV_BIN / "mypy", "."])
     assert result.returncode == 0, result.stdout
+
+
+def test_sam_build_makes_thin_functions_and_a_lean_layer(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+    result = run([SAM_BIN / "sam", "build", "--build-dir", build_dir])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    layer = build_dir / "TranscriptionPipelineLayer" / "python"
+    assert (layer / "transcription_pipeline" / "process.py").is_file()
+    assert (layer / "aws_lambda_powertools").is_dir()
+    assert not (layer / "botocore").exists()  # the runtime has it; a copy is 30 MB
+    assert not (layer / "boto3").exists()
+    for function in ("StartTranscriptionFunction", "ProcessTranscriptFunction"):
+        files = sorted(p.name for p in (build_dir / function).iterdir())
+        assert files == ["app.py", "requirements.txt"]
+    # The compiled wheel in the layer is for Lambda's arm64, not for this machine.
+    assert any("aarch64" in p.name for p in layer.glob("wrapt-*.dist-info/WHEEL")) or (
+        "aarch64" in (next(layer.glob("wrapt-*.dist-info")) / "WHEEL").read_text()
+    )

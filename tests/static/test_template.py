@@ -1,0 +1,141 @@
+"""template.yaml and the code agree: variables, prefixes, permissions, bucket safety."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from local_pipeline.template import Template
+from tests.conftest import REPO
+from transcription_pipeline.config import load_settings
+from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES
+
+STACK = "transcription-pipeline"
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template(REPO / "template.yaml", stack_name=STACK)
+
+
+def statements(template: Template, logical_id: str) -> list[dict[str, Any]]:
+    policies = template.resources[logical_id]["Properties"]["Policies"]
+    resolved: list[dict[str, Any]] = []
+    for policy in policies:
+        resolved.extend(template.resolve(policy)["Statement"])
+    return resolved
+
+
+def allowed(template: Template, logical_id: str, action: str) -> list[str]:
+    resources: list[str] = []
+    for statement in statements(template, logical_id):
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if statement["Effect"] == "Allow" and action in actions:
+            found = statement["Resource"]
+            resources.extend(found if isinstance(found, list) else [found])
+    return resources
+
+
+def matches(pattern: str, arn: str) -> bool:
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), arn) is not None
+
+
+@pytest.mark.parametrize("function", ["StartTranscriptionFunction", "ProcessTranscriptFunction"])
+def test_each_function_environment_is_a_valid_configuration(
+    template: Template, function: str
+) -> None:
+    environment = template.function(function).environment
+
+    settings = load_settings(environment)
+
+    assert settings.output_bucket == template.physical_name("OutputBucket")
+    assert environment["POWERTOOLS_SERVICE_NAME"]
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert environment["AWS_ENDPOINT_URL"] == ""  # declared so sam local can override it
+
+
+def test_event_rule_filters_on_this_stack_s_job_prefix(template: Template) -> None:
+    spec = template.function("ProcessTranscriptFunction")
+    (event,) = spec.events.values()
+    pattern = event["Properties"]["Pattern"]
+
+    assert event["Type"] == "EventBridgeRule"
+    assert pattern["source"] == ["aws.transcribe"]
+    assert pattern["detail-type"] == ["Transcribe Job State Change"]
+    assert sorted(pattern["detail"]["TranscriptionJobStatus"]) == ["COMPLETED", "FAILED"]
+    assert pattern["detail"]["TranscriptionJobName"] == [
+        {"prefix": spec.environment["JOB_NAME_PREFIX"]}
+    ]
+
+
+def test_start_function_listens_to_every_object_created(template: Template) -> None:
+    (event,) = template.function("StartTranscriptionFunction").events.values()
+    assert event["Type"] == "S3"
+    assert event["Properties"]["Events"] == "s3:ObjectCreated:*"
+
+
+def test_raw_output_prefix_expires(template: Template) -> None:
+    raw_prefix = template.function("ProcessTranscriptFunction").environment["RAW_OUTPUT_PREFIX"]
+    rules = template.resolve(template.resources["OutputBucket"]["Properties"])[
+        "LifecycleConfiguration"
+    ]["Rules"]
+    expiring = [rule for rule in rules if rule.get("Prefix") == raw_prefix]
+    assert expiring
+    assert int(expiring[0]["ExpirationInDays"]) >= 1
+
+
+@pytest.mark.parametrize("bucket", ["InputBucket", "OutputBucket"])
+def test_buckets_are_private_encrypted_and_tls_only(template: Template, bucket: str) -> None:
+    properties = template.resolve(template.resources[bucket]["Properties"])
+    block = properties["PublicAccessBlockConfiguration"]
+    assert all(block[flag] is True for flag in block)
+    assert len(block) == 4
+    (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    policies = [
+        res
+        for res in template.resources.values()
+        if res["Type"] == "AWS::S3::BucketPolicy" and res["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    (policy,) = policies
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_process_function_may_write_exactly_the_outputs(template: Template) -> None:
+    bucket = template.physical_name("OutputBucket")
+    writable = allowed(template, "ProcessTranscriptFunction", "s3:PutObject")
+
+    for name in (*OUTPUT_FILES, ERROR_RECORD):
+        assert any(
+            matches(p, f"arn:aws:s3:::{bucket}/uploads/My Talk.mp4/{name}") for p in writable
+        )
+    assert not any(matches(p, f"arn:aws:s3:::{bucket}/uploads/other.bin") for p in writable)
+    assert not any(matches(p, f"arn:aws:s3:::{bucket}/_transcribe/job.json") for p in writable)
+
+
+def test_start_function_may_write_only_raw_output_and_error_records(template: Template) -> None:
+    bucket = template.physical_name("OutputBucket")
+    writable = allowed(template, "StartTranscriptionFunction", "s3:PutObject")
+
+    assert any(matches(p, f"arn:aws:s3:::{bucket}/_transcribe/job.json") for p in writable)
+    assert any(matches(p, f"arn:aws:s3:::{bucket}/a/b.mp3/error.json") for p in writable)
+    assert not any(matches(p, f"arn:aws:s3:::{bucket}/a/b.mp3/summary.json") for p in writable)
+
+
+def test_wildcard_resources_are_only_the_transcribe_actions(template: Template) -> None:
+    """Transcribe batch jobs have no resource-level permissions; nothing else gets '*'."""
+    for function in ("StartTranscriptionFunction", "ProcessTranscriptFunction"):
+        for statement in statements(template, function):
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            if "*" in resources:
+                actions = statement["Action"]
+                actions = actions if isinstance(actions, list) else [actions]
+                assert all(a.startswith("transcribe:") for a in actions), statement
+            assert statement["Action"] != "*"

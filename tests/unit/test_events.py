@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import EVENTS
+from transcription_pipeline.events import (
+    MalformedEvent,
+    parse_job_state_change,
+    parse_upload,
+    upload_records,
+)
+
+
+def sample(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def test_sample_put_event_key_is_decoded() -> None:
+    (record,) = upload_records(sample("s3-put.json"))
+
+    upload = parse_upload(record)
+
+    assert upload.key == "uploads/My Talk.mp4"
+    assert upload.bucket == "transcription-pipeline-input-123456789012-us-east-1"
+    assert upload.size == 7796
+    assert upload.revision == "7372c15e30c9f4dbbd8fa2cecd611189"
+
+
+@pytest.mark.parametrize(
+    ("encoded", "decoded"),
+    [
+        ("a+b.mp3", "a b.mp3"),
+        ("C%2B%2B+talk.mp3", "C++ talk.mp3"),
+        ("caf%C3%A9/%E2%9C%93.wav", "café/✓.wav"),
+        ("100%25.mp3", "100%.mp3"),
+        ("%22quoted%22+%27x%27.mp3", "\"quoted\" 'x'.mp3"),
+    ],
+)
+def test_keys_are_decoded_like_s3_encodes_them(encoded: str, decoded: str) -> None:
+    record = sample("s3-put.json")["Records"][0]
+    record["s3"]["object"]["key"] = encoded
+    assert parse_upload(record).key == decoded
+
+
+def test_version_id_is_the_revision_when_present() -> None:
+    record = sample("s3-put.json")["Records"][0]
+    record["s3"]["object"]["versionId"] = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    upload = parse_upload(record)
+    assert upload.version_id == "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    assert upload.revision == upload.version_id
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda r: r.pop("s3"),
+        lambda r: r["s3"].pop("bucket"),
+        lambda r: r["s3"]["object"].pop("key"),
+        lambda r: r["s3"]["object"].update(key=""),
+        lambda r: r["s3"]["object"].update(size="12"),
+        lambda r: r["s3"]["object"].update(size=-1),
+        lambda r: r["s3"]["object"].update(size=True),
+        lambda r: r["s3"].update(object=[]),
+    ],
+)
+def test_malformed_records_are_refused(mutate: Any) -> None:
+    record = sample("s3-put.json")["Records"][0]
+    mutate(record)
+    with pytest.raises(MalformedEvent):
+        parse_upload(record)
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": "x"}, {"Event": "s3:TestEvent"}])
+def test_event_without_records_is_malformed(event: dict[str, Any]) -> None:
+    with pytest.raises(MalformedEvent):
+        upload_records(event)
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("transcribe-completed.json", "COMPLETED"), ("transcribe-failed.json", "FAILED")],
+)
+def test_sample_transcribe_events(name: str, status: str) -> None:
+    change = parse_job_state_change(sample(name))
+    assert change.job_name == "transcription-pipeline.My-Talk.1615274bbcc13e72"
+    assert change.status == status
+    assert change.time == "2026-11-24T10:03:00Z"
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda e: e.update(source="aws.s3"),
+        lambda e: e.update({"detail-type": "Object Created"}),
+        lambda e: e.pop("detail"),
+        lambda e: e["detail"].pop("TranscriptionJobName"),
+        lambda e: e["detail"].update(TranscriptionJobName=["x"]),
+    ],
+)
+def test_malformed_transcribe_events(mutate: Any) -> None:
+    event = sample("transcribe-completed.json")
+    mutate(event)
+    with pytest.raises(MalformedEvent):
+        parse_job_state_change(event)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from transcription_pipeline.config import load_settings
+from transcription_pipeline.media import MediaFormat
+from transcription_pipeline.naming import S3Location
+from transcription_pipeline.start import build_job_request
+
+BASE = {"OUTPUT_BUCKET": "out-bucket", "JOB_NAME_PREFIX": "stack."}
+SOURCE = S3Location("in-bucket", "uploads/My Talk.mp4")
+
+
+def test_default_request() -> None:
+    request = build_job_request(load_settings(BASE), SOURCE, MediaFormat.MP4, "stack.job")
+
+    assert request == {
+        "TranscriptionJobName": "stack.job",
+        "Media": {"MediaFileUri": "s3://in-bucket/uploads/My Talk.mp4"},
+        "MediaFormat": "mp4",
+        "OutputBucketName": "out-bucket",
+        "OutputKey": "_transcribe/stack.job.json",
+        "LanguageCode": "en-US",
+        "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 10},
+    }
+
+
+def test_identification_vocabulary_and_redaction() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "LANGUAGE_CODE": "auto",
+            "LANGUAGE_OPTIONS": "en-US,fr-FR",
+            "SPEAKER_LABELS": "false",
+            "PII_REDACTION": "true",
+        }
+    )
+
+    request = build_job_request(settings, SOURCE, MediaFormat.WEBM, "stack.job")
+
+    assert "LanguageCode" not in request
+    assert request["IdentifyLanguage"] is True
+    assert request["LanguageOptions"] == ["en-US", "fr-FR"]
+    assert "Settings" not in request
+    assert request["ContentRedaction"] == {"RedactionType": "PII", "RedactionOutput": "redacted"}
+    assert "MediaSampleRateHertz" not in request
+
+
+def test_vocabulary_with_a_fixed_language() -> None:
+    settings = load_settings({**BASE, "VOCABULARY_NAME": "product-names", "MAX_SPEAKERS": "4"})
+
+    request = build_job_request(settings, SOURCE, MediaFormat.MP3, "stack.job")
+
+    assert request["Settings"] == {
+        "ShowSpeakerLabels": True,
+        "MaxSpeakerLabels": 4,
+        "VocabularyName": "product-names",
+    }
