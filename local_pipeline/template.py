@@ -78,6 +78,8 @@ class Template:
     ) -> None:
         self.path = path
         self.root = path.parent
+        self.account_id = account_id
+        self.region = region
         self.document = load_template(path)
         self.resources: dict[str, Any] = self.document["Resources"]
         self.pseudo = {

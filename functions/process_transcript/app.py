@@ -41,6 +41,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except MalformedEvent as error:
         # Nothing a retry can fix: record it in the log and stop.
         logger.error("malformed Transcribe event", extra={"error": str(error)})
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         return {"outcome": "malformed"}
     logger.append_keys(job_name=change.job_name)
     result = process_job(change.job_name, settings, store, jobs, event_time=change.time)

@@ -46,6 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     except MalformedEvent as error:
         # S3 sends an s3:TestEvent (no Records) when the notification is set up.
         logger.warning("event without S3 records ignored", extra={"error": str(error)})
+        metrics.add_metric(name="IgnoredEvents", unit=MetricUnit.Count, value=1)
         return counts
     for index, record in enumerate(records):
         try:
@@ -54,6 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
             # Bad data will not get better on retry; say so and carry on with the rest.
             logger.error("malformed S3 record", extra={"record_index": index, "error": str(error)})
             counts["malformed"] = counts.get("malformed", 0) + 1
+            metrics.add_metric(name="MalformedRecords", unit=MetricUnit.Count, value=1)
             continue
         try:
             result = start_transcription(upload, settings, store, jobs)

@@ -1,0 +1,153 @@
+"""The whole pipeline offline: template.yaml -> moto server -> real handlers -> local
+Transcribe (faster-whisper tiny.en) -> EventBridge rule -> outputs.
+
+Nothing is stubbed between the upload and the outputs: the functions run unchanged and
+reach moto only through AWS_ENDPOINT_URL, exactly as they would reach AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import REPO
+
+pytest.importorskip("faster_whisper", reason="make test installs requirements-local.txt")
+
+from local_pipeline.cloud import LocalCloud, default_template
+from local_pipeline.engine import LocalTranscribeEngine
+from local_pipeline.speech import SpeechRecogniser
+from local_pipeline.wer import word_error_rate
+
+SAMPLES = REPO / "samples"
+SPOKEN = (SAMPLES / "sample-talk.txt").read_text(encoding="utf-8")
+OUTPUTS = {
+    "transcript.json",
+    "transcript.txt",
+    "subtitles.srt",
+    "subtitles.vtt",
+    "summary.json",
+    "summary.md",
+}
+
+
+class Pipeline:
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        self.s3 = cloud.client("s3")
+        self.input_bucket = cloud.bucket_name("InputBucket")
+        self.output_bucket = cloud.bucket_name("OutputBucket")
+
+    def upload(self, path: Path, key: str) -> None:
+        self.s3.upload_file(str(path), self.input_bucket, key)
+
+    def wait_for_answer(self, key: str, timeout: float = 120) -> dict[str, bytes]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listing = self.s3.list_objects_v2(Bucket=self.output_bucket, Prefix=f"{key}/")
+            names = {i["Key"].removeprefix(f"{key}/") for i in listing.get("Contents", [])}
+            if "error.json" in names or names >= OUTPUTS:
+                return {
+                    name: self.s3.get_object(Bucket=self.output_bucket, Key=f"{key}/{name}")[
+                        "Body"
+                    ].read()
+                    for name in names
+                }
+            time.sleep(0.2)
+        raise AssertionError(f"no answer for {key}; invocations: {self.cloud.invocations}")
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[Pipeline]:
+    threads_before = {t.name for t in threading.enumerate()}
+    with (
+        LocalCloud(default_template(REPO)) as cloud,
+        LocalTranscribeEngine(cloud, SpeechRecogniser()),
+    ):
+        endpoint = cloud.endpoint_url
+        yield Pipeline(cloud)
+    # Nothing is left behind: no threads of ours, nothing listening on the port.
+    time.sleep(0.2)
+    leftover = {t.name for t in threading.enumerate()} - threads_before
+    assert not {name for name in leftover if name.startswith("local-")}
+    parts = urlsplit(endpoint)
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        assert probe.connect_ex((parts.hostname, parts.port)) != 0
+
+
+@pytest.mark.parametrize("sample", ["sample-talk.mp4", "sample-talk.webm"])
+def test_spoken_words_come_back(pipeline: Pipeline, sample: str) -> None:
+    key = f"e2e/{sample}"
+    pipeline.upload(SAMPLES / sample, key)
+
+    files = pipeline.wait_for_answer(key)
+
+    assert set(files) == OUTPUTS
+    transcript = json.loads(files["transcript.json"])
+    text = transcript["results"]["transcripts"][0]["transcript"]
+    assert word_error_rate(SPOKEN, text) <= 0.25
+    summary: dict[str, Any] = json.loads(files["summary.json"])
+    assert summary["source"] == {"bucket": pipeline.input_bucket, "key": key}
+    assert summary["job_name"].startswith("transcription-pipeline.sample-talk.")
+    assert summary["language_code"] == "en-US"
+    assert summary["no_speech"] is False
+    spoken_words = len(SPOKEN.split())
+    assert abs(summary["word_count"] - spoken_words) <= spoken_words * 0.25
+    assert 10.0 < summary["duration_seconds"] <= 15.5  # the clip is 15.4 s with pauses
+    assert summary["highlights"]
+    for highlight in summary["highlights"]:
+        assert highlight["text"] in text
+    assert "pipeline" in summary["keywords"]
+    srt = files["subtitles.srt"].decode()
+    assert srt.startswith("1\n00:00:0")
+    assert files["transcript.txt"].decode().strip()
+
+
+def test_unsupported_file_ends_in_error_json(pipeline: Pipeline, tmp_path: Path) -> None:
+    text_as_video = tmp_path / "notes.mp4"
+    text_as_video.write_text("These are meeting notes, not a video.\n" * 20)
+    pipeline.upload(text_as_video, "e2e/notes.mp4")
+
+    files = pipeline.wait_for_answer("e2e/notes.mp4")
+
+    assert set(files) == {"error.json"}
+    record = json.loads(files["error.json"])
+    assert record["status"] == "REJECTED"
+    assert record["detected"] == "text"
+
+
+def test_undecodable_media_fails_the_job_and_says_why(pipeline: Pipeline) -> None:
+    """A job started directly (as any Transcribe client may) on media the engine cannot
+    decode: the engine FAILS it with a reason, and the FAILED event reaches the function."""
+    # Another bucket (no notification): only Transcribe's own failure can answer here.
+    media_bucket = "e2e-other-application-media"
+    key = "e2e/broken.mp3"
+    pipeline.s3.create_bucket(Bucket=media_bucket)
+    pipeline.s3.put_object(Bucket=media_bucket, Key=key, Body=b"ID3" + b"\x00" * 400)
+    transcribe = pipeline.cloud.client("transcribe")
+    transcribe.start_transcription_job(
+        TranscriptionJobName="transcription-pipeline.broken.0000000000000000",
+        Media={"MediaFileUri": f"s3://{media_bucket}/{key}"},
+        MediaFormat="mp3",
+        LanguageCode="en-US",
+        OutputBucketName=pipeline.output_bucket,
+        OutputKey="_transcribe/transcription-pipeline.broken.0000000000000000.json",
+    )
+
+    files = pipeline.wait_for_answer(key)
+
+    record = json.loads(files["error.json"])
+    assert record["status"] == "FAILED"
+    assert record["stage"] == "transcription"
+    assert "could not be decoded" in record["transcribe_failure_reason"]
+    assert record["source"] == {"bucket": media_bucket, "key": key}
+    assert record["job_name"] == "transcription-pipeline.broken.0000000000000000"
