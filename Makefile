@@ -8,6 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 FILE ?=
 MODEL ?=
 PORT ?= 5000
+HOST ?= 127.0.0.1
 MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)",)
 
 .PHONY: help demo local test lint validate build clean
@@ -38,7 +39,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/python -m local_pipeline demo $(if $(FILE),"$(FILE)",) $(MODEL_FLAG)
 
 local: $(VENV)/.installed
-	$(VENV)/bin/python -m local_pipeline up --port $(PORT) $(MODEL_FLAG)
+	$(VENV)/bin/python -m local_pipeline up --host $(HOST) --port $(PORT) $(MODEL_FLAG)
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/pytest

@@ -8,7 +8,10 @@ reach moto only through AWS_ENDPOINT_URL, exactly as they would reach AWS.
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 
 from tests.conftest import REPO
@@ -151,3 +155,56 @@ def test_undecodable_media_fails_the_job_and_says_why(pipeline: Pipeline) -> Non
     assert "could not be decoded" in record["transcribe_failure_reason"]
     assert record["source"] == {"bucket": media_bucket, "key": key}
     assert record["job_name"] == "transcription-pipeline.broken.0000000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_long_running_mode_serves_uploads_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """`make local`: a person copies a file in with any S3 client and sees the outputs."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "local_pipeline", "up", "--port", str(port), "--output", tmp_path],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        banner = ""
+        for line in server.stdout or ():
+            banner += line
+            if "Ctrl-C stops it" in line:
+                break
+        assert f"aws --endpoint-url {endpoint} s3 cp" in banner
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        bucket = "transcription-pipeline-input-123456789012-us-east-1"
+        s3.upload_file(str(SAMPLES / "sample-talk.mp4"), bucket, "cli/talk.mp4")
+        deadline = time.monotonic() + 120
+        summary_key = "cli/talk.mp4/summary.md"
+        output_bucket = bucket.replace("-input-", "-output-")
+        while time.monotonic() < deadline:
+            listing = s3.list_objects_v2(Bucket=output_bucket, Prefix="cli/talk.mp4/")
+            if summary_key in {item["Key"] for item in listing.get("Contents", [])}:
+                break
+            time.sleep(0.3)
+        summary = s3.get_object(Bucket=output_bucket, Key=summary_key)["Body"].read().decode()
+        assert "sample recording" in summary.lower()
+    finally:
+        server.send_signal(signal.SIGINT)
+        remaining, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, remaining
+    assert "Traceback" not in remaining
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0

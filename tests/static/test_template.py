@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -139,3 +140,27 @@ def test_wildcard_resources_are_only_the_transcribe_actions(template: Template) 
                 actions = actions if isinstance(actions, list) else [actions]
                 assert all(a.startswith("transcribe:") for a in actions), statement
             assert statement["Action"] != "*"
+
+
+def test_sam_local_env_file_only_sets_declared_variables(template: Template) -> None:
+    """`sam local invoke --env-vars` silently ignores variables the template does not declare."""
+    overrides = json.loads((REPO / "events" / "local-env.json").read_text())
+    functions = {spec.logical_id: spec for spec in template.functions()}
+
+    assert set(overrides) <= {"Parameters", *functions}
+    for target, variables in overrides.items():
+        specs = functions.values() if target == "Parameters" else [functions[target]]
+        for spec in specs:
+            assert set(variables) <= set(spec.environment), (target, spec.logical_id)
+        assert variables["AWS_ENDPOINT_URL"].startswith("http://")
+
+
+def test_sample_events_match_the_template(template: Template) -> None:
+    """events/ must describe this stack: its input bucket and its job-name prefix."""
+    put = json.loads((REPO / "events" / "s3-put.json").read_text())
+    completed = json.loads((REPO / "events" / "transcribe-completed.json").read_text())
+
+    assert put["Records"][0]["s3"]["bucket"]["name"] == template.physical_name("InputBucket")
+    assert "+" in put["Records"][0]["s3"]["object"]["key"]  # a space, encoded as S3 does
+    prefix = template.function("ProcessTranscriptFunction").environment["JOB_NAME_PREFIX"]
+    assert completed["detail"]["TranscriptionJobName"].startswith(prefix)
