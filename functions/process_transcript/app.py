@@ -21,6 +21,7 @@ metrics = Metrics()
 _METRIC_BY_OUTCOME = {
     ProcessOutcome.PUBLISHED: "TranscriptsPublished",
     ProcessOutcome.FAILURE_RECORDED: "JobsFailed",
+    ProcessOutcome.SUPERSEDED: "SupersededJobs",
     ProcessOutcome.FOREIGN: "ForeignJobEvents",
     ProcessOutcome.UNKNOWN: "UnknownJobEvents",
 }

@@ -232,3 +232,42 @@ def test_logs_carry_counts_but_never_transcript_text(
     assert '"word_count":354' in logged.replace(" ", "")
     assert "she was gone" in phrases  # the check below looks for real phrases
     assert sorted(phrase for phrase in phrases if phrase in logged) == []
+
+
+def test_outputs_carry_the_source_revision_and_job(stack: Stack) -> None:
+    complete_sample_job(stack, "01-plain.json")
+
+    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    for name in SIX_FILES:
+        head = stack.s3.head_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + name)
+        assert head["Metadata"] == {
+            "source-revision": "7372c15e30c9f4dbbd8fa2cecd611189",  # video.mp4's eTag
+            "job-name": JOB,
+        }
+
+
+def test_a_late_answer_for_replaced_content_is_not_published(stack: Stack) -> None:
+    """Key re-uploaded with new content while the old job ran: the old job's completion
+    (late, reordered or replayed) must not overwrite the answer for the new content."""
+    complete_sample_job(stack, "01-plain.json")
+    stack.s3.put_object(
+        Bucket=stack.input_bucket,
+        Key="uploads/My Talk.mp4",
+        Body=(MEDIA / "faststart.mp4").read_bytes(),
+    )
+
+    result = stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    assert result["outcome"] == "superseded"
+    assert outputs(stack) == {}
+
+
+def test_an_answer_is_still_written_when_the_source_was_deleted(stack: Stack) -> None:
+    complete_sample_job(stack, "01-plain.json")
+    stack.s3.delete_object(Bucket=stack.input_bucket, Key="uploads/My Talk.mp4")
+
+    result = stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+
+    assert result["outcome"] == "published"
+    assert sorted(outputs(stack)) == SIX_FILES

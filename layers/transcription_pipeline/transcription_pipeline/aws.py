@@ -9,7 +9,7 @@ take over; only answers that mean something to the pipeline are translated.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,26 @@ class ObjectGone(Exception):
 
 class JobRefused(Exception):
     """Transcribe refused the job request itself (BadRequestException): retrying won't help."""
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    etag: str  # without quotes, as S3 events carry it
+    version_id: str | None
+    metadata: dict[str, str]
+
+    @property
+    def revision(self) -> str:
+        """What a job name is derived from: the versionId if any, else the eTag."""
+        return self.version_id or self.etag
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
 
 
 @dataclass(frozen=True)
@@ -110,7 +130,35 @@ class ObjectStore:
                 raise ObjectGone(location.uri) from error
             raise
 
-    def put(self, location: S3Location, body: bytes) -> None:
+    def head(self, location: S3Location) -> ObjectHead | None:
+        """The object's revision and metadata, or None when there is no such object."""
+        try:
+            response = self._s3.head_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            if _error_code(error) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        version_id = response.get("VersionId")
+        return ObjectHead(
+            etag=str(response.get("ETag", "")).strip('"'),
+            version_id=version_id if version_id and version_id != "null" else None,
+            metadata=dict(response.get("Metadata", {})),
+        )
+
+    def list_objects(self, bucket: str) -> Iterator[ListedObject]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                yield ListedObject(
+                    key=item["Key"],
+                    size=int(item.get("Size", 0)),
+                    etag=str(item.get("ETag", "")).strip('"'),
+                    last_modified=item["LastModified"],
+                )
+
+    def put(
+        self, location: S3Location, body: bytes, metadata: Mapping[str, str] | None = None
+    ) -> None:
         """Write an object, its Content-Type chosen by the key's extension."""
         extension = posixpath.splitext(location.key)[1]
         self._s3.put_object(
@@ -118,10 +166,16 @@ class ObjectStore:
             Key=location.key,
             Body=body,
             ContentType=CONTENT_TYPES.get(extension, "application/octet-stream"),
+            Metadata=dict(metadata or {}),
         )
 
-    def put_json(self, location: S3Location, document: Mapping[str, Any]) -> None:
-        self.put(location, json_bytes(document))
+    def put_json(
+        self,
+        location: S3Location,
+        document: Mapping[str, Any],
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.put(location, json_bytes(document), metadata)
 
     def delete(self, bucket: str, keys: Iterable[str]) -> None:
         """Delete keys if present (absent keys are not an error)."""
@@ -156,6 +210,31 @@ class TranscribeJobs:
                 raise JobRefused(message or "Transcribe rejected the request") from error
             raise
         return True
+
+    def finished_since(self, name_prefix: str, since: datetime) -> Iterator[str]:
+        """Names of this stack's COMPLETED and FAILED jobs created since ``since``."""
+        for status in ("COMPLETED", "FAILED"):
+            request: dict[str, Any] = {
+                "Status": status,
+                "JobNameContains": name_prefix,
+                "MaxResults": 100,
+            }
+            while True:
+                page = self._transcribe.list_transcription_jobs(**request)
+                summaries = page.get("TranscriptionJobSummaries", [])
+                for summary in summaries:
+                    name = summary.get("TranscriptionJobName", "")
+                    created = summary.get("CreationTime")
+                    if name.startswith(name_prefix) and (created is None or created >= since):
+                        yield name
+                # Transcribe lists newest first; a page entirely before the window ends the
+                # walk (a whole page, not one entry, so a little disorder costs nothing).
+                created_times = [s["CreationTime"] for s in summaries if "CreationTime" in s]
+                whole_page_older = bool(created_times) and max(created_times) < since
+                token = page.get("NextToken")
+                if not token or whole_page_older:
+                    break
+                request["NextToken"] = token
 
     def get(self, name: str) -> TranscriptionJob | None:
         """The job's details, or None when Transcribe does not know the job."""

@@ -18,10 +18,11 @@ from transcription_pipeline.naming import (
     TRANSCRIPT_JSON,
     TRANSCRIPT_TEXT,
     S3Location,
+    job_name_for,
     parse_s3_uri,
     parse_transcript_uri,
 )
-from transcription_pipeline.publish import publish_error, publish_outputs
+from transcription_pipeline.publish import publish_error, publish_outputs, record_metadata
 from transcription_pipeline.records import failure_record, json_bytes
 from transcription_pipeline.render import render_srt, render_text, render_vtt
 from transcription_pipeline.summary import build_summary, render_summary_markdown
@@ -35,6 +36,7 @@ class JobNotFinished(Exception):
 class ProcessOutcome(enum.StrEnum):
     PUBLISHED = "published"  # the six outputs written
     FAILURE_RECORDED = "failure_recorded"  # error.json written
+    SUPERSEDED = "superseded"  # the source key holds newer content now; nothing written
     FOREIGN = "foreign"  # not one of this stack's jobs
     UNKNOWN = "unknown"  # Transcribe does not know the job (deleted, or a forged event)
 
@@ -110,21 +112,26 @@ def process_job(
     if job is None or not job.media_uri:
         return ProcessResult(ProcessOutcome.UNKNOWN)
     source = parse_s3_uri(job.media_uri)
+    current = store.head(source)
+    if current is not None and (
+        job_name_for(settings.job_name_prefix, source, current.revision) != job.name
+    ):
+        # The key now holds newer content with its own job: an older job's late answer
+        # must not overwrite the newer one (reordered or replayed events).
+        return ProcessResult(ProcessOutcome.SUPERSEDED, source)
+    # The source may be deleted already; its answer is still written.
+    metadata = record_metadata(current.revision if current else None, job.name)
     created_at = _timestamp(job, event_time or datetime.now(UTC).isoformat())
 
     if job.status == "FAILED":
-        publish_error(
-            store,
-            settings.output_bucket,
-            source.key,
-            failure_record(
-                source,
-                job_name=job.name,
-                failure_reason=job.failure_reason,
-                stage="transcription",
-                occurred_at=created_at,
-            ),
+        record = failure_record(
+            source,
+            job_name=job.name,
+            failure_reason=job.failure_reason,
+            stage="transcription",
+            occurred_at=created_at,
         )
+        publish_error(store, settings.output_bucket, source.key, record, metadata)
         return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
     if job.status != "COMPLETED" or not job.transcript_uri:
         raise JobNotFinished(f"job {job.name} is {job.status or 'in an unknown state'}")
@@ -134,22 +141,18 @@ def process_job(
     try:
         transcript = _with_job_facts(parse_transcript(raw), job)
     except TranscriptFormatError as error:
-        publish_error(
-            store,
-            settings.output_bucket,
-            source.key,
-            failure_record(
-                source,
-                job_name=job.name,
-                failure_reason=f"Transcript could not be read: {error}",
-                stage="processing",
-                occurred_at=created_at,
-            ),
+        record = failure_record(
+            source,
+            job_name=job.name,
+            failure_reason=f"Transcript could not be read: {error}",
+            stage="processing",
+            occurred_at=created_at,
         )
+        publish_error(store, settings.output_bucket, source.key, record, metadata)
         return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source, transcript_bytes=len(raw))
 
     rendered = render_outputs(raw, transcript, source, created_at)
-    publish_outputs(store, settings.output_bucket, source.key, rendered.files)
+    publish_outputs(store, settings.output_bucket, source.key, rendered.files, metadata)
     return ProcessResult(
         ProcessOutcome.PUBLISHED,
         source,

@@ -1,4 +1,9 @@
-"""Writing a source's final record: its outputs, or its error.json, never both."""
+"""Writing a source's final record: its outputs, or its error.json, never both.
+
+Every record carries, as S3 metadata, the source revision it answers and the job that
+produced it, so reconciliation can tell an answered upload from an unanswered one with
+a HEAD request.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,48 @@ from typing import Any
 from transcription_pipeline.aws import ObjectStore
 from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES, S3Location, output_key
 
+REVISION_METADATA = "source-revision"
+JOB_METADATA = "job-name"
+
+
+def record_metadata(revision: str | None, job_name: str | None) -> dict[str, str]:
+    metadata = {}
+    if revision:
+        metadata[REVISION_METADATA] = revision
+    if job_name:
+        metadata[JOB_METADATA] = job_name
+    return metadata
+
 
 def publish_outputs(
-    store: ObjectStore, bucket: str, source_key: str, files: Mapping[str, bytes]
+    store: ObjectStore,
+    bucket: str,
+    source_key: str,
+    files: Mapping[str, bytes],
+    metadata: Mapping[str, str],
 ) -> None:
     """Write the outputs, then drop an error.json that an earlier upload of this key left."""
     for name, body in files.items():
-        store.put(S3Location(bucket, output_key(source_key, name)), body)
+        store.put(S3Location(bucket, output_key(source_key, name)), body, metadata)
     store.delete(bucket, [output_key(source_key, ERROR_RECORD)])
 
 
 def publish_error(
-    store: ObjectStore, bucket: str, source_key: str, record: Mapping[str, Any]
+    store: ObjectStore,
+    bucket: str,
+    source_key: str,
+    record: Mapping[str, Any],
+    metadata: Mapping[str, str],
 ) -> None:
     """Write error.json, then drop outputs that an earlier upload of this key left."""
-    store.put_json(S3Location(bucket, output_key(source_key, ERROR_RECORD)), record)
+    store.put_json(S3Location(bucket, output_key(source_key, ERROR_RECORD)), record, metadata)
     store.delete(bucket, [output_key(source_key, name) for name in OUTPUT_FILES])
+
+
+def final_record_metadata(store: ObjectStore, bucket: str, source_key: str) -> dict[str, str]:
+    """Metadata of the current final record of a source key ({} when there is none)."""
+    for name in ("summary.json", ERROR_RECORD):
+        head = store.head(S3Location(bucket, output_key(source_key, name)))
+        if head is not None:
+            return head.metadata
+    return {}

@@ -15,7 +15,7 @@ from transcription_pipeline.naming import (
     job_name_for,
     raw_output_key,
 )
-from transcription_pipeline.publish import publish_error
+from transcription_pipeline.publish import publish_error, record_metadata
 from transcription_pipeline.records import failure_record, rejection_record
 
 
@@ -118,7 +118,8 @@ def start_transcription(
             occurred_at=upload.event_time,
             revision=upload.revision,
         )
-        publish_error(store, settings.output_bucket, upload.key, record)
+        metadata = record_metadata(upload.revision, None)
+        publish_error(store, settings.output_bucket, upload.key, record, metadata)
         return StartResult(StartOutcome.REJECTED, check=check, bytes_read=bytes_read)
 
     job_name = job_name_for(settings.job_name_prefix, upload.location, upload.revision)
@@ -133,7 +134,8 @@ def start_transcription(
             stage="start",
             occurred_at=upload.event_time,
         )
-        publish_error(store, settings.output_bucket, upload.key, record)
+        metadata = record_metadata(upload.revision, job_name)
+        publish_error(store, settings.output_bucket, upload.key, record, metadata)
         return StartResult(StartOutcome.REFUSED, job_name, check, bytes_read)
     outcome = StartOutcome.STARTED if started else StartOutcome.ALREADY_STARTED
     return StartResult(outcome, job_name, check, bytes_read)
