@@ -151,6 +151,9 @@ class LocalCloud:
         for spec in self.template.functions():
             for event_name, event in spec.events.items():
                 properties = event["Properties"]
+                if event["Type"] == "Schedule":
+                    # Not fired locally on a clock; run it on demand with invoke().
+                    continue
                 queue_url, queue_arn = self._queue(f"local-{spec.logical_id}-{event_name}")
                 if event["Type"] == "S3":
                     bucket = str(properties["Bucket"])  # the Ref, resolved to the bucket name
@@ -209,11 +212,22 @@ class LocalCloud:
             self._on_activity(f"{spec.logical_id}: {_describe(invocation.result)}")
         return invocation.error is None
 
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Invocation:
+        """Run one function now with ``event`` (e.g. a scheduled one), like `sam local invoke`."""
+        subscription = next(
+            (sub for sub in self._subscriptions if sub.spec.logical_id == logical_id), None
+        )
+        if subscription is None:
+            subscription = _Subscription(self.template.function(logical_id), queue_url="")
+            self._subscriptions.append(subscription)
+        self._invoke(subscription, event, attempt=1)
+        return self.invocations[-1]
+
     def _dispatch_forever(self) -> None:
         sqs = self.client("sqs")
         while not self._stop.is_set():
             idle = True
-            for subscription in self._subscriptions:
+            for subscription in [sub for sub in self._subscriptions if sub.queue_url]:
                 messages = sqs.receive_message(
                     QueueUrl=subscription.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
                 ).get("Messages", [])

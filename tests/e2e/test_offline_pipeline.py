@@ -23,6 +23,7 @@ import boto3
 import pytest
 
 from tests.conftest import REPO
+from transcription_pipeline.naming import S3Location, job_name_for
 
 pytest.importorskip("faster_whisper", reason="make test installs requirements-local.txt")
 
@@ -136,15 +137,19 @@ def test_undecodable_media_fails_the_job_and_says_why(pipeline: Pipeline) -> Non
     media_bucket = "e2e-other-application-media"
     key = "e2e/broken.mp3"
     pipeline.s3.create_bucket(Bucket=media_bucket)
-    pipeline.s3.put_object(Bucket=media_bucket, Key=key, Body=b"ID3" + b"\x00" * 400)
+    etag = pipeline.s3.put_object(Bucket=media_bucket, Key=key, Body=b"ID3" + b"\x00" * 400)[
+        "ETag"
+    ].strip('"')
+    # The name the pipeline gives this object version (anything else counts as superseded).
+    job_name = job_name_for("transcription-pipeline.", S3Location(media_bucket, key), etag)
     transcribe = pipeline.cloud.client("transcribe")
     transcribe.start_transcription_job(
-        TranscriptionJobName="transcription-pipeline.broken.0000000000000000",
+        TranscriptionJobName=job_name,
         Media={"MediaFileUri": f"s3://{media_bucket}/{key}"},
         MediaFormat="mp3",
         LanguageCode="en-US",
         OutputBucketName=pipeline.output_bucket,
-        OutputKey="_transcribe/transcription-pipeline.broken.0000000000000000.json",
+        OutputKey=f"_transcribe/{job_name}.json",
     )
 
     files = pipeline.wait_for_answer(key)
@@ -154,7 +159,7 @@ def test_undecodable_media_fails_the_job_and_says_why(pipeline: Pipeline) -> Non
     assert record["stage"] == "transcription"
     assert "could not be decoded" in record["transcribe_failure_reason"]
     assert record["source"] == {"bucket": media_bucket, "key": key}
-    assert record["job_name"] == "transcription-pipeline.broken.0000000000000000"
+    assert record["job_name"] == job_name
 
 
 def free_port() -> int:

@@ -5,11 +5,13 @@ SAM CLI and cfn-lint live in .venv-sam (they pin their own boto3); ruff and mypy
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +106,76 @@ def test_sam_build_makes_thin_functions_and_a_lean_layer(tmp_path: Path) -> None
     assert any("aarch64" in p.name for p in layer.glob("wrapt-*.dist-info/WHEEL")) or (
         "aarch64" in (next(layer.glob("wrapt-*.dist-info")) / "WHEEL").read_text()
     )
+
+
+# Every "*" in an IAM or resource policy of the deployed stack, with the reason it is there.
+# Keys: (resource logical id, action). A wildcard not listed here fails the test below.
+ALLOWED_WILDCARD_RESOURCES = {
+    **{
+        (role, action): "Transcribe batch jobs have no resource-level permissions"
+        for role, actions in {
+            "StartTranscriptionFunctionRole": ["transcribe:StartTranscriptionJob"],
+            "ProcessTranscriptFunctionRole": ["transcribe:GetTranscriptionJob"],
+            "ReconcileFunctionRole": [
+                "transcribe:ListTranscriptionJobs",
+                "transcribe:GetTranscriptionJob",
+                "transcribe:StartTranscriptionJob",
+            ],
+        }.items()
+        for action in actions
+    },
+    ("EncryptionKey", "kms:*"): (
+        "a key policy's Resource '*' is the key itself; the account root delegates to IAM"
+    ),
+}
+ALLOWED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": "logs, added by SAM",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": "X-Ray has no resource-level permissions",
+}
+
+
+def policy_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    properties = resource.get("Properties", {})
+    documents = []
+    for policy in properties.get("Policies", []):
+        # A conditional policy is {"Fn::If": [condition, policy, {"Ref": "AWS::NoValue"}]}.
+        branches = policy["Fn::If"][1:] if "Fn::If" in policy else [policy]
+        documents += [b["PolicyDocument"] for b in branches if "PolicyDocument" in b]
+    for key in ("PolicyDocument", "KeyPolicy"):
+        if key in properties:
+            documents.append(properties[key])
+    statements: list[dict[str, Any]] = []
+    for document in documents:
+        found = document.get("Statement", [])
+        statements.extend(found if isinstance(found, list) else [found])
+    return statements
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_iam_wildcard_is_listed_with_its_reason(tmp_path: Path) -> None:
+    translated = tmp_path / "translated.json"
+    translate(REPO / "template.yaml", translated)
+    resources: dict[str, dict[str, Any]] = json.loads(translated.read_text())["Resources"]
+
+    unexplained: list[tuple[str, ...]] = []
+    seen = set()
+    for logical_id, resource in resources.items():
+        for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+            arn_text = json.dumps(arn)
+            if not any(allowed in arn_text for allowed in ALLOWED_MANAGED_POLICIES):
+                unexplained.append((logical_id, "managed policy", arn_text))
+        for statement in policy_statements(resource):
+            for action in as_list(statement.get("Action", [])):
+                if action == "*":
+                    unexplained.append((logical_id, "Action '*'", str(statement.get("Sid"))))
+                if "*" in as_list(statement.get("Resource", [])):
+                    if (logical_id, action) in ALLOWED_WILDCARD_RESOURCES:
+                        seen.add((logical_id, action))
+                    else:
+                        unexplained.append((logical_id, str(action), str(statement.get("Sid"))))
+
+    assert unexplained == []
+    assert seen == set(ALLOWED_WILDCARD_RESOURCES)  # the list holds nothing stale

@@ -4,7 +4,7 @@ import pytest
 
 from transcription_pipeline.config import ConfigError, load_settings
 
-BASE = {"OUTPUT_BUCKET": "out", "JOB_NAME_PREFIX": "stack."}
+BASE = {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "JOB_NAME_PREFIX": "stack."}
 
 
 def test_defaults_are_safe() -> None:
@@ -30,6 +30,9 @@ def test_automatic_language_identification() -> None:
     ("overrides", "message"),
     [
         ({"OUTPUT_BUCKET": ""}, "OUTPUT_BUCKET"),
+        ({"INPUT_BUCKET": ""}, "INPUT_BUCKET"),
+        ({"RECONCILE_MIN_AGE_MINUTES": "1"}, "RECONCILE_MIN_AGE_MINUTES"),
+        ({"RECONCILE_LOOKBACK_HOURS": "0"}, "RECONCILE_LOOKBACK_HOURS"),
         ({"JOB_NAME_PREFIX": "bad prefix"}, "JOB_NAME_PREFIX"),
         ({"LANGUAGE_CODE": "english"}, "LANGUAGE_CODE"),
         ({"LANGUAGE_CODE": "auto", "LANGUAGE_OPTIONS": "en-US"}, "at least 2"),

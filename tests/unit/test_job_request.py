@@ -5,7 +5,7 @@ from transcription_pipeline.media import MediaFormat
 from transcription_pipeline.naming import S3Location
 from transcription_pipeline.start import build_job_request
 
-BASE = {"OUTPUT_BUCKET": "out-bucket", "JOB_NAME_PREFIX": "stack."}
+BASE = {"INPUT_BUCKET": "in-bucket", "OUTPUT_BUCKET": "out-bucket", "JOB_NAME_PREFIX": "stack."}
 SOURCE = S3Location("in-bucket", "uploads/My Talk.mp4")
 
 
@@ -42,6 +42,14 @@ def test_identification_vocabulary_and_redaction() -> None:
     assert "Settings" not in request
     assert request["ContentRedaction"] == {"RedactionType": "PII", "RedactionOutput": "redacted"}
     assert "MediaSampleRateHertz" not in request
+
+
+def test_customer_key_encrypts_transcribe_output() -> None:
+    settings = load_settings({**BASE, "OUTPUT_KMS_KEY_ARN": "arn:aws:kms:us-east-1:1:key/k"})
+
+    request = build_job_request(settings, SOURCE, MediaFormat.MP3, "stack.job")
+
+    assert request["OutputEncryptionKMSKeyId"] == "arn:aws:kms:us-east-1:1:key/k"
 
 
 def test_vocabulary_with_a_fixed_language() -> None:

@@ -24,6 +24,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    input_bucket: str
     output_bucket: str
     job_name_prefix: str  # unique to this stack; the EventBridge rule filters on it
     raw_output_prefix: str  # where Transcribe writes its own JSON, e.g. "_transcribe/"
@@ -33,6 +34,9 @@ class Settings:
     max_speakers: int
     vocabulary_name: str | None
     pii_redaction: bool
+    output_kms_key_arn: str | None = None  # Transcribe's OutputEncryptionKMSKeyId
+    reconcile_lookback_hours: int = 24  # how far back reconciliation looks
+    reconcile_min_age_minutes: int = 60  # an upload older than this should have a job
 
     @property
     def identify_language(self) -> bool:
@@ -55,6 +59,16 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in ("false", "0", "no"):
         return False
     raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(env.get(name, "").strip() or str(default))
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a whole number") from error
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -90,21 +104,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # A custom vocabulary belongs to one language; identification may pick another.
         raise ConfigError("VOCABULARY_NAME needs a fixed LANGUAGE_CODE, not 'auto'")
 
-    try:
-        max_speakers = int(env.get("MAX_SPEAKERS", "").strip() or "10")
-    except ValueError as error:
-        raise ConfigError("MAX_SPEAKERS must be a whole number") from error
-    if not 2 <= max_speakers <= 30:
-        raise ConfigError("MAX_SPEAKERS must be between 2 and 30")
-
     return Settings(
+        input_bucket=_required(env, "INPUT_BUCKET"),
         output_bucket=_required(env, "OUTPUT_BUCKET"),
         job_name_prefix=job_name_prefix,
         raw_output_prefix=raw_output_prefix,
         language_code=language_code,
         language_options=language_options,
         speaker_labels=_flag(env, "SPEAKER_LABELS", default=True),
-        max_speakers=max_speakers,
+        max_speakers=_whole_number(env, "MAX_SPEAKERS", 10, 2, 30),
         vocabulary_name=vocabulary_name,
         pii_redaction=_flag(env, "PII_REDACTION", default=False),
+        output_kms_key_arn=env.get("OUTPUT_KMS_KEY_ARN", "").strip() or None,
+        reconcile_lookback_hours=_whole_number(env, "RECONCILE_LOOKBACK_HOURS", 24, 1, 24 * 90),
+        reconcile_min_age_minutes=_whole_number(env, "RECONCILE_MIN_AGE_MINUTES", 60, 5, 24 * 60),
     )

@@ -67,6 +67,8 @@ def build_job_request(
         "OutputBucketName": settings.output_bucket,
         "OutputKey": raw_output_key(settings.raw_output_prefix, job_name),
     }
+    if settings.output_kms_key_arn:
+        request["OutputEncryptionKMSKeyId"] = settings.output_kms_key_arn
     if settings.language_code is not None:
         request["LanguageCode"] = settings.language_code
     else:
