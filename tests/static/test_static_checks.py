@@ -179,3 +179,48 @@ def test_every_iam_wildcard_is_listed_with_its_reason(tmp_path: Path) -> None:
 
     assert unexplained == []
     assert seen == set(ALLOWED_WILDCARD_RESOURCES)  # the list holds nothing stale
+
+
+CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
+
+
+def checkov_failures(*templates: Path) -> tuple[list[str], dict[str, Any]]:
+    arguments: list[str | Path] = [CHECKOV, "--skip-download", "--framework", "cloudformation"]
+    for template in templates:
+        arguments += ["-f", template]
+    result = run([*arguments, "-o", "json"])
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [
+        f"{check['check_id']} {check['resource']}"
+        for report in reports
+        for check in report["results"]["failed_checks"]
+    ]
+    skipped = {
+        f"{check['check_id']} {check['resource']}": check.get("check_result", {})
+        for report in reports
+        for check in report["results"]["skipped_checks"]
+    }
+    return failed, skipped
+
+
+def test_checkov_passes_and_every_suppression_says_why(tmp_path: Path) -> None:
+    translated = tmp_path / "translated.json"
+    translate(REPO / "template.yaml", translated)
+
+    failed, skipped = checkov_failures(REPO / "template.yaml", translated)
+
+    assert failed == []
+    assert skipped  # the suppressions below are really read
+    for check, result in skipped.items():
+        assert len(str(result.get("suppress_comment", "")).split()) >= 8, check
+
+
+def test_checkov_would_fail_without_its_justified_suppressions(tmp_path: Path) -> None:
+    template = (REPO / "template.yaml").read_text()
+    unsuppressed = tmp_path / "template.yaml"
+    unsuppressed.write_text(template.replace("          - id: CKV_AWS_27\n", "          - id: X\n"))
+
+    failed, _ = checkov_failures(unsuppressed)
+
+    assert "CKV_AWS_27 AWS::SQS::Queue.JobEventsDeadLetterQueue" in failed
