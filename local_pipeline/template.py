@@ -132,6 +132,8 @@ class Template:
                 return f"arn:aws:lambda:{region}:{account}:function:{name}"
             if resource_type == "AWS::SQS::Queue":
                 return f"arn:aws:sqs:{region}:{account}:{name}"
+            if resource_type == "AWS::KMS::Key":
+                return f"arn:aws:kms:{region}:{account}:key/{name}"
         if attribute == "QueueName":
             return name
         raise TemplateError(f"GetAtt {logical_id}.{attribute} is not supported locally")

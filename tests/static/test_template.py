@@ -153,3 +153,139 @@ def test_sample_events_match_the_template(template: Template) -> None:
     assert "+" in put["Records"][0]["s3"]["object"]["key"]  # a space, encoded as S3 does
     prefix = template.function("ProcessTranscriptFunction").environment["JOB_NAME_PREFIX"]
     assert completed["detail"]["TranscriptionJobName"].startswith(prefix)
+
+
+@pytest.mark.parametrize(
+    ("function", "queue"),
+    [
+        ("StartTranscriptionFunction", "StartTranscriptionDeadLetterQueue"),
+        ("ProcessTranscriptFunction", "ProcessTranscriptDeadLetterQueue"),
+    ],
+)
+def test_asynchronous_failures_end_in_a_dead_letter_queue(
+    template: Template, function: str, queue: str
+) -> None:
+    config = template.resources[function]["Properties"]["EventInvokeConfig"]
+
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 6 * 3600
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": [queue, "Arn"]},
+    }
+    assert template.resources[queue]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_undeliverable_job_events_end_in_a_dead_letter_queue(template: Template) -> None:
+    (event,) = template.function("ProcessTranscriptFunction").events.values()
+    properties = event["Properties"]
+    rule_arn = (
+        f"arn:aws:events:{template.region}:{template.account_id}:rule/{properties['RuleName']}"
+    )
+    policy = template.resolve(template.resources["JobEventsDeadLetterQueuePolicy"]["Properties"])
+    (statement,) = policy["PolicyDocument"]["Statement"]
+
+    assert properties["RetryPolicy"] == {
+        "MaximumRetryAttempts": 185,
+        "MaximumEventAgeInSeconds": 86400,
+    }
+    raw = template.resources["ProcessTranscriptFunction"]["Properties"]["Events"]
+    (raw_event,) = raw.values()
+    assert raw_event["Properties"]["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["JobEventsDeadLetterQueue", "Arn"]}
+    }
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == rule_arn  # only our rule
+
+
+def test_reconciliation_runs_on_the_configured_schedule(template: Template) -> None:
+    faster = Template(
+        REPO / "template.yaml",
+        stack_name=STACK,
+        parameter_overrides={"ReconcileIntervalMinutes": "5"},
+    )
+    (event,) = faster.function("ReconcileFunction").events.values()
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == "rate(5 minutes)"
+    assert template.function("ReconcileFunction").environment["RECONCILE_MIN_AGE_MINUTES"] == "60"
+
+
+def test_start_concurrency_cap_is_a_parameter() -> None:
+    def reserved(value: str) -> Any:
+        capped = Template(
+            REPO / "template.yaml",
+            stack_name=STACK,
+            parameter_overrides={"StartConcurrency": value},
+        )
+        properties = capped.resolve(capped.resources["StartTranscriptionFunction"]["Properties"])
+        return properties.get("ReservedConcurrentExecutions")
+
+    assert reserved("10") == "10"
+    assert reserved("0") is None  # no cap: deployable in low-limit accounts
+
+
+def test_alarms_watch_dead_letters_errors_and_failed_jobs(template: Template) -> None:
+    alarms = {
+        lid: template.resources[lid]["Properties"]
+        for lid in template.resources_of_type("AWS::CloudWatch::Alarm")
+    }
+    watched_queues = {
+        a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms.values()
+        if a["Namespace"] == "AWS/SQS"
+    }
+    watched_functions = {
+        a["Dimensions"][0]["Value"]["Ref"]
+        for a in alarms.values()
+        if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"
+    }
+    environment = template.function("ProcessTranscriptFunction").environment
+    failed_jobs = [a for a in alarms.values() if a.get("MetricName") == "JobsFailed"]
+
+    assert watched_queues == set(template.resources_of_type("AWS::SQS::Queue"))
+    assert watched_functions == {spec.logical_id for spec in template.functions()}
+    (alarm,) = failed_jobs
+    # The metric the process handler emits, in the namespace and service it emits it under.
+    assert alarm["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    handler = (REPO / "functions" / "process_transcript" / "app.py").read_text()
+    assert '"JobsFailed"' in handler
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+
+
+def test_alarm_email_is_optional(template: Template) -> None:
+    with_email = Template(
+        REPO / "template.yaml", stack_name=STACK, parameter_overrides={"AlarmEmail": "ops@x.org"}
+    )
+    condition = template.resources["AlarmEmailSubscription"]["Condition"]
+    assert template.resolve({"Condition": condition}) is False
+    assert with_email.resolve({"Condition": condition}) is True
+
+
+def test_customer_managed_key_is_wired_through() -> None:
+    keyed = Template(
+        REPO / "template.yaml", stack_name=STACK, parameter_overrides={"CustomerManagedKey": "true"}
+    )
+    key_arn = keyed.resolve({"Fn::GetAtt": ["EncryptionKey", "Arn"]})
+
+    for bucket in ("InputBucket", "OutputBucket"):
+        (rule,) = keyed.resolve(keyed.resources[bucket]["Properties"])["BucketEncryption"][
+            "ServerSideEncryptionConfiguration"
+        ]
+        assert rule["ServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": key_arn,
+        }
+    for spec in keyed.functions():
+        assert spec.environment["OUTPUT_KMS_KEY_ARN"] == key_arn
+        kms = allowed(keyed, spec.logical_id, "kms:GenerateDataKey")
+        assert kms == [key_arn], spec.logical_id
+    assert keyed.resources["EncryptionKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_sse_s3_by_default(template: Template) -> None:
+    for spec in template.functions():
+        assert spec.environment["OUTPUT_KMS_KEY_ARN"] == ""
+        assert allowed(template, spec.logical_id, "kms:GenerateDataKey") == []
