@@ -12,7 +12,10 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)",)
 
-.PHONY: help demo local test lint validate build clean
+STACK ?= transcription-pipeline
+QUEUE ?= all
+
+.PHONY: help demo local test lint validate build redrive clean
 
 help:
 	@echo "make demo      - the whole pipeline offline on samples/sample-talk.mp4 (or FILE=...)"
@@ -20,6 +23,7 @@ help:
 	@echo "make test      - static checks and the whole test suite (what CI runs)"
 	@echo "make build     - sam validate --lint, then sam build (arm64, no container)"
 	@echo "make lint      - ruff and mypy only"
+	@echo "make redrive STACK=name [QUEUE=start|process|events] [DRY_RUN=1] - replay dead letters"
 
 $(VENV)/.installed: requirements-dev.txt requirements-local.txt requirements-model.txt
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +69,11 @@ validate: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 build: validate
 	$(SAM_VENV)/bin/sam build
+
+# Replays what the dead-letter queues of a deployed stack hold (AWS credentials needed).
+redrive: $(VENV)/.installed
+	$(VENV)/bin/python -m operations.redrive --stack-name "$(STACK)" --queue $(QUEUE) \
+		$(if $(DRY_RUN),--dry-run,)
 
 clean:
 	rm -rf .aws-sam build demo-output .pytest_cache .mypy_cache .ruff_cache
