@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcription_pipeline.aws import ObjectStore, TranscribeJobs
 from transcription_pipeline.config import Settings, load_settings
+from transcription_pipeline.observability import trace_handler
 from transcription_pipeline.reconcile import reconcile
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -25,7 +25,7 @@ def _dependencies() -> tuple[Settings, ObjectStore, TranscribeJobs]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     settings, store, jobs = _dependencies()

@@ -163,7 +163,9 @@ def test_failed_event_writes_error_json_with_the_reason(stack: Stack, fake_aws_a
     record = json.loads(stack.output(OUTPUT_PREFIX + "error.json"))
     assert record["status"] == "FAILED"
     assert record["transcribe_failure_reason"] == reason
-    assert record["reason"] == "Amazon Transcribe cannot read the audio in this file."
+    assert record["reason"] == (
+        "The file has no audio track to transcribe (a video without sound?)."
+    )
     assert record["job_name"] == JOB
     assert record["created_at"] == "2026-11-24T10:03:00Z"
 

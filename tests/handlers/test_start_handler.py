@@ -321,3 +321,16 @@ def test_rejection_replaces_outputs_of_an_earlier_upload(stack: Stack) -> None:
     )
 
     assert stack.output_keys() == ["talk.mp3/error.json"]
+
+
+def test_upload_under_the_reserved_prefix_is_answered_not_dropped(stack: Stack) -> None:
+    body = put_media(stack, "_transcribe/talk.mp3", "tone.mp3")
+
+    counts = stack.invoke(
+        START, {"Records": [s3_record(stack.input_bucket, "_transcribe/talk.mp3", body)]}
+    )
+
+    assert counts == {"rejected": 1}
+    record = json.loads(stack.output("_transcribe/talk.mp3/error.json"))
+    assert "reserved" in record["reason"]
+    assert jobs(stack) == []

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 
 import pytest
 
 from transcription_pipeline.naming import (
+    ERROR_RECORD,
     MAX_JOB_NAME_LENGTH,
+    OUTPUT_FILES,
     S3Location,
-    is_transcribe_artifact,
+    is_transcribe_check_file,
     job_name_for,
     output_key,
     parse_s3_uri,
@@ -89,13 +93,14 @@ def test_outputs_live_under_the_decoded_input_key() -> None:
     [
         ("_transcribe/.write_access_check_file.temp", True),
         ("uploads/.write_access_check_file.temp", True),
-        ("_transcribe/job.json", True),
+        (".write_access_check_file.temp", True),
+        ("_transcribe/job.json", False),
         ("uploads/talk.mp4", False),
-        ("uploads/_transcribe/talk.mp4", False),
+        ("uploads/write_access_check_file.temp", False),
     ],
 )
-def test_transcribe_artifacts(key: str, expected: bool) -> None:
-    assert is_transcribe_artifact(key, "_transcribe/") is expected
+def test_transcribe_check_files(key: str, expected: bool) -> None:
+    assert is_transcribe_check_file(key) is expected
 
 
 def test_parse_s3_uri_keeps_the_key_verbatim() -> None:
@@ -121,3 +126,117 @@ def test_parse_s3_uri_rejects_nonsense(uri: str) -> None:
 )
 def test_parse_transcript_uri_styles(uri: str) -> None:
     assert parse_transcript_uri(uri) == S3Location("out-bucket", "_transcribe/job x.json")
+
+
+# --- output keys at S3's 1024-byte limit -------------------------------------------
+
+ALL_OUTPUTS = (*OUTPUT_FILES, ERROR_RECORD)
+LONGEST_OUTPUT = max(ALL_OUTPUTS, key=lambda name: len(name.encode()))  # transcript.json
+FITS = 1024 - 1 - len(LONGEST_OUTPUT.encode())  # longest key whose outputs fit: 1008 bytes
+FOLDER_SUFFIX = re.compile(r"~[0-9a-f]{16}$")
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def of_bytes(unit: str, total: int, filler: str = "x") -> str:
+    """``unit`` repeated, padded with ASCII ``filler`` to exactly ``total`` UTF-8 bytes."""
+    count = total // utf8_len(unit)
+    text = unit * count
+    return text + filler * (total - utf8_len(text))
+
+
+def folder_of(key: str) -> str:
+    folders = {output_key(key, name).rsplit("/", 1)[0] for name in ALL_OUTPUTS}
+    assert len(folders) == 1, folders
+    return folders.pop()
+
+
+def test_the_longest_output_name_sizes_the_folder() -> None:
+    assert LONGEST_OUTPUT == "transcript.json"
+    assert FITS == 1008
+
+
+@pytest.mark.parametrize("size", [1, 500, FITS - 1, FITS])
+def test_keys_whose_outputs_fit_are_unchanged(size: int) -> None:
+    key = of_bytes("k", size)
+    for name in ALL_OUTPUTS:
+        assert output_key(key, name) == f"{key}/{name}"
+
+
+@pytest.mark.parametrize("unit", ["é", "日本", "🎙️", "\U0001f600"])
+def test_multibyte_keys_that_fit_are_unchanged(unit: str) -> None:
+    key = of_bytes(unit, FITS)
+    assert utf8_len(key) == FITS
+    assert output_key(key, LONGEST_OUTPUT) == f"{key}/{LONGEST_OUTPUT}"
+
+
+@pytest.mark.parametrize("size", [FITS + 1, FITS + 2, 1015, 1023, 1024, 1024 + 16, 4096])
+def test_too_long_keys_get_a_shortened_folder_that_fits(size: int) -> None:
+    key = of_bytes("a", size)
+
+    folder = folder_of(key)
+
+    assert FOLDER_SUFFIX.search(folder)
+    assert key.startswith(folder[:-17])
+    for name in ALL_OUTPUTS:
+        assert utf8_len(output_key(key, name)) <= 1024
+    assert utf8_len(output_key(key, LONGEST_OUTPUT)) == 1024  # ASCII: uses all the room
+
+
+def test_a_key_one_byte_too_long_for_the_longest_name_moves_all_its_outputs() -> None:
+    key = of_bytes("a", FITS + 1)
+    # error.json alone would still fit, but all outputs of a key share one folder.
+    assert utf8_len(f"{key}/error.json") <= 1024
+    assert output_key(key, ERROR_RECORD) != f"{key}/error.json"
+    assert folder_of(key) == output_key(key, ERROR_RECORD).rsplit("/", 1)[0]
+
+
+@pytest.mark.parametrize("unit", ["é", "日本", "日", "🎙️", "\U0001f600", "a\u0301"])
+@pytest.mark.parametrize("offset", [0, 1, 2, 3])
+def test_multibyte_keys_of_1024_bytes_are_cut_between_characters(unit: str, offset: int) -> None:
+    # Shift the characters by 0-3 ASCII bytes so the cut lands on every byte of one.
+    key = "z" * offset + of_bytes(unit, 1024 - offset)
+    assert utf8_len(key) == 1024
+
+    folder = folder_of(key)
+
+    encoded = folder.encode("utf-8")
+    assert encoded.decode("utf-8") == folder  # strict decode: no split character
+    stem = folder[:-17]
+    assert key.startswith(stem)
+    assert FOLDER_SUFFIX.search(folder)
+    assert 1024 - 3 <= utf8_len(output_key(key, LONGEST_OUTPUT)) <= 1024
+    for name in ALL_OUTPUTS:
+        output_key(key, name).encode("utf-8").decode("utf-8")
+
+
+def test_the_folder_suffix_is_the_sha256_of_the_whole_key() -> None:
+    key = "uploads/" + "日本" * 200 + ".mp4"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    assert folder_of(key).endswith(f"~{digest}")
+
+
+def test_long_keys_that_share_their_first_1000_bytes_get_different_folders() -> None:
+    common = of_bytes("p", 1000)
+    first, second = common + "/first.mp4", common + "/other.mp4"
+
+    assert folder_of(first) != folder_of(second)
+    assert folder_of(first)[:-17] == folder_of(second)[:-17]
+
+
+def test_nfc_and_nfd_forms_of_a_long_key_get_different_folders() -> None:
+    nfc = unicodedata.normalize("NFC", "é" * 600)
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert folder_of(nfc) != folder_of(nfd)
+
+
+def test_the_folder_is_deterministic() -> None:
+    key = of_bytes("ü", 1024)
+    assert folder_of(key) == folder_of(of_bytes("ü", 1024))
+
+
+def test_an_output_name_that_cannot_fit_is_refused() -> None:
+    with pytest.raises(ValueError, match="too long"):
+        output_key("k" * 2000, "n" * 20)

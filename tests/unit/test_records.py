@@ -11,7 +11,8 @@ from transcription_pipeline.records import explain_failure, failure_record, json
 @pytest.mark.parametrize(
     ("reason", "fragment"),
     [
-        ("Unsupported media format", "cannot read the audio"),
+        ("Unsupported media format", "found no audio it could read"),
+        ("Unsupported media format: the media file has no audio stream.", "no audio track"),
         ("The media format provided does not match the detected media format", "not the format"),
         ("Invalid sample rate for audio file", "sample rate"),
         ("Invalid file size: file size too large", "2 GB"),

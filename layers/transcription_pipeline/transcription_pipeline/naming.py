@@ -73,14 +73,48 @@ def raw_output_key(raw_output_prefix: str, job_name: str) -> str:
     return f"{raw_output_prefix}{job_name}.json"
 
 
+MAX_S3_KEY_BYTES = 1024  # S3 refuses longer keys (KeyTooLongError), counted in UTF-8 bytes
+_FOLDER_MARK = "~"
+# Every output of one source shares one folder, so the folder is sized for the longest name.
+_LONGEST_OUTPUT_BYTES = max(len(name.encode("utf-8")) for name in (*OUTPUT_FILES, ERROR_RECORD))
+_MAX_FOLDER_BYTES = MAX_S3_KEY_BYTES - 1 - _LONGEST_OUTPUT_BYTES
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` of at most ``max_bytes`` UTF-8 bytes, whole characters."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
+def output_folder(source_key: str) -> str:
+    """The folder that holds every output of ``source_key``.
+
+    Normally the key itself. When ``<key>/<longest output name>`` would exceed S3's
+    1024-byte limit, the key is cut at a character boundary and ``~`` plus 16 hex
+    characters of SHA-256 of the whole key are appended, so two long keys that share
+    their first bytes still get different folders.
+    """
+    if len(source_key.encode("utf-8")) <= _MAX_FOLDER_BYTES:
+        return source_key
+    digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+    room = _MAX_FOLDER_BYTES - len(_FOLDER_MARK) - _HASH_LENGTH
+    return f"{_cut_utf8(source_key, room)}{_FOLDER_MARK}{digest}"
+
+
 def output_key(source_key: str, file_name: str) -> str:
-    """Outputs for ``uploads/My Talk.mp4`` live under ``uploads/My Talk.mp4/``."""
-    return f"{source_key}/{file_name}"
+    """Outputs for ``uploads/My Talk.mp4`` live under ``uploads/My Talk.mp4/``.
+
+    Keys too long for that get a shortened folder (see ``output_folder``); the result
+    is always a valid S3 key for the pipeline's own output names.
+    """
+    key = f"{output_folder(source_key)}/{file_name}"
+    if len(key.encode("utf-8")) > MAX_S3_KEY_BYTES:
+        raise ValueError(f"output name {file_name!r} is too long for an S3 key")
+    return key
 
 
-def is_transcribe_artifact(key: str, raw_output_prefix: str) -> bool:
-    """True for objects Transcribe writes (check files, raw output), which we never process."""
-    return posixpath.basename(key) == TRANSCRIBE_CHECK_FILE or key.startswith(raw_output_prefix)
+def is_transcribe_check_file(key: str) -> bool:
+    """The file Transcribe writes to test its access before a job; never an upload."""
+    return posixpath.basename(key) == TRANSCRIBE_CHECK_FILE
 
 
 def parse_s3_uri(uri: str) -> S3Location:

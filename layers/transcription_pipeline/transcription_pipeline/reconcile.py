@@ -86,7 +86,7 @@ def restart_uploads(
     youngest = now - timedelta(minutes=settings.reconcile_min_age_minutes)
     oldest = now - timedelta(hours=settings.reconcile_lookback_hours)
     for listed in store.list_objects(settings.input_bucket):
-        if should_skip(listed.key, settings) or not oldest <= listed.last_modified <= youngest:
+        if should_skip(listed.key) or not oldest <= listed.last_modified <= youngest:
             continue
         report.uploads_checked += 1
         source = S3Location(settings.input_bucket, listed.key)

@@ -14,19 +14,26 @@ def json_bytes(document: Mapping[str, Any]) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
 
 
-# Transcribe's FailureReason texts (documented and observed) and what they mean to a person.
+# Transcribe's FailureReason texts (documented and observed) and what they mean to a person;
+# the most specific marker first.
 _FAILURE_EXPLANATIONS: tuple[tuple[str, str], ...] = (
     (
         "does not match the detected media format",
         "The file's content is not the format its name says.",
     ),
-    ("unsupported media format", "Amazon Transcribe cannot read the audio in this file."),
+    ("no audio", "The file has no audio track to transcribe (a video without sound?)."),
     (
         "failed to parse audio",
         "Amazon Transcribe found no audio it could read: the file may be damaged, "
         "or be a video without a sound track.",
     ),
-    ("no audio", "The file has no audio track to transcribe (a video without sound?)."),
+    (
+        # The pipeline sets MediaFormat from the file's own bytes, so a format Transcribe
+        # calls unsupported almost always means a container without a usable audio track.
+        "unsupported media format",
+        "Amazon Transcribe found no audio it could read in this file: it may be a video "
+        "without a sound track, or use an audio codec Transcribe does not support.",
+    ),
     ("invalid sample rate", "The audio's sample rate is outside what Amazon Transcribe accepts."),
     ("file size too large", "The file is larger than Amazon Transcribe's 2 GB limit."),
     (

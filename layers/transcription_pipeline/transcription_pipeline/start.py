@@ -11,7 +11,7 @@ from transcription_pipeline.config import Settings
 from transcription_pipeline.media import MediaCheck, MediaFormat, check_media
 from transcription_pipeline.naming import (
     S3Location,
-    is_transcribe_artifact,
+    is_transcribe_check_file,
     job_name_for,
     raw_output_key,
 )
@@ -87,15 +87,30 @@ def build_job_request(
     return request
 
 
-def should_skip(key: str, settings: Settings) -> bool:
-    """Folder markers and Transcribe's own files are not uploads."""
-    return key.endswith("/") or is_transcribe_artifact(key, settings.raw_output_prefix)
+def should_skip(key: str) -> bool:
+    """Folder markers and Transcribe's own check files are not uploads."""
+    return key.endswith("/") or is_transcribe_check_file(key)
+
+
+def _reserved_key_check(key: str, settings: Settings) -> MediaCheck | None:
+    """Outputs of a key under the raw-output prefix would expire with Transcribe's output."""
+    if not key.startswith(settings.raw_output_prefix):
+        return None
+    return MediaCheck(
+        media_format=None,
+        detected="not checked",
+        reason=(
+            f"Keys under {settings.raw_output_prefix} are reserved for Amazon Transcribe's "
+            "own output (deleted after a few days), so this upload's results would vanish. "
+            "Upload it under another folder."
+        ),
+    )
 
 
 def start_transcription(
     upload: Upload, settings: Settings, store: ObjectStore, jobs: TranscribeJobs
 ) -> StartResult:
-    if should_skip(upload.key, settings):
+    if should_skip(upload.key):
         return StartResult(StartOutcome.SKIPPED)
 
     bytes_before = store.bytes_read
@@ -106,7 +121,9 @@ def start_transcription(
         )
 
     try:
-        check = check_media(upload.key, upload.size, read)
+        check = _reserved_key_check(upload.key, settings) or check_media(
+            upload.key, upload.size, read
+        )
     except ObjectGone:
         return StartResult(StartOutcome.GONE, bytes_read=store.bytes_read - bytes_before)
     bytes_read = store.bytes_read - bytes_before
