@@ -15,13 +15,14 @@ MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)",)
 STACK ?= transcription-pipeline
 QUEUE ?= all
 
-.PHONY: help demo local test lint validate build redrive clean
+.PHONY: help demo local test bench lint validate build redrive clean
 
 help:
 	@echo "make demo      - the whole pipeline offline on samples/sample-talk.mp4 (or FILE=...)"
 	@echo "make local     - keep the offline pipeline running on 127.0.0.1:$(PORT) until Ctrl-C"
 	@echo "make test      - static checks and the whole test suite (what CI runs)"
 	@echo "make build     - sam validate --lint, then sam build (arm64, no container)"
+	@echo "make bench     - performance budgets: prints a table, writes bench/results.json"
 	@echo "make lint      - ruff and mypy only"
 	@echo "make redrive STACK=name [QUEUE=start|process|events] [DRY_RUN=1] - replay dead letters"
 
@@ -54,6 +55,9 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/pytest
+
+bench: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/python -m bench.run
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,7 @@ from transcription_pipeline.naming import (
     parse_s3_uri,
     parse_transcript_uri,
 )
+from transcription_pipeline.performance import without_cyclic_gc
 from transcription_pipeline.publish import publish_error, publish_outputs, record_metadata
 from transcription_pipeline.records import failure_record, json_bytes
 from transcription_pipeline.render import render_srt, render_text, render_vtt
@@ -56,6 +57,7 @@ class RenderedOutputs:
     summary: dict[str, Any]
 
 
+@without_cyclic_gc
 def render_outputs(
     raw_transcript: bytes, transcript: Transcript, source: S3Location, created_at: str
 ) -> RenderedOutputs:

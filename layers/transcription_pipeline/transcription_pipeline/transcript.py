@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Literal
 
+from transcription_pipeline.performance import without_cyclic_gc
+
 __all__ = [
     "Item",
     "Transcript",
@@ -335,6 +337,7 @@ def _loads(raw: bytes | str) -> Any:
         raise TranscriptFormatError(f"not valid JSON: {type(exc).__name__}") from None
 
 
+@without_cyclic_gc
 def parse_transcript(raw: bytes | str) -> Transcript:
     """Parse Transcribe output; raise TranscriptFormatError if it is not one."""
     doc = _loads(raw)

@@ -1,0 +1,1 @@
+"""`make bench`: performance budgets of the pipeline, measured on this machine."""

@@ -1,0 +1,430 @@
+"""Measure the pipeline against its budgets and print a table; write the figures as JSON.
+
+    python -m bench.run [--quick] [--output bench/results.json]
+
+--quick runs each measure at its smallest size only (CI does this to keep the benchmark
+working); budgets are reported, never asserted: a miss is a finding, not a test failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+LAYER = REPO / "layers" / "transcription_pipeline"
+KIB, MIB, GIB = 1024, 1024**2, 1024**3
+
+
+@dataclass
+class Figure:
+    measure: str
+    value: float
+    unit: str
+    budget: float | None
+    detail: str = ""
+    within_budget: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.budget is not None:
+            self.within_budget = self.value <= self.budget
+
+
+# -- 1. bytes read to validate one upload -------------------------------------------------
+def _virtual_wav(size: int) -> Callable[[int, int], bytes]:
+    """Ranges of a WAV of ``size`` bytes (a real header, then silence) without storing it."""
+    header = bytearray((REPO / "tests" / "media" / "tone.wav").read_bytes()[:44])
+    header[4:8] = (size - 8).to_bytes(4, "little")
+    header[40:44] = (size - 44).to_bytes(4, "little")
+
+    def read(start: int, end: int) -> bytes:
+        head = bytes(header[start : min(end + 1, 44)]) if start < 44 else b""
+        return head + bytes(end + 1 - max(start, 44)) if end >= 44 else head
+
+    return read
+
+
+def _virtual_mp4(size: int) -> Callable[[int, int], bytes]:
+    """An MP4 of ``size`` bytes: a real ftyp, an mdat filling the middle, the moov at the end
+    (the common layout of a long recording, and the costly one to validate)."""
+    original = (REPO / "tests" / "media" / "tone.mp4").read_bytes()
+    boxes: dict[bytes, bytes] = {}
+    offset = 0
+    while offset < len(original):
+        box_size = int.from_bytes(original[offset : offset + 4], "big")
+        boxes[original[offset + 4 : offset + 8]] = original[offset : offset + box_size]
+        offset += box_size
+    ftyp, moov = boxes[b"ftyp"], boxes[b"moov"]
+    mdat_size = size - len(ftyp) - len(moov)
+    mdat_header = (1).to_bytes(4, "big") + b"mdat" + mdat_size.to_bytes(8, "big")
+    moov_at = len(ftyp) + mdat_size
+
+    def read(start: int, end: int) -> bytes:
+        out = bytearray()
+        for position in range(start, end + 1):
+            if position < len(ftyp):
+                out.append(ftyp[position])
+            elif position < len(ftyp) + 16:
+                out.append(mdat_header[position - len(ftyp)])
+            elif position >= moov_at:
+                out.append(moov[position - moov_at])
+            else:
+                out.append(0)
+        return bytes(out)
+
+    return read
+
+
+def bytes_read_to_validate(size: int, kind: str) -> tuple[int, str]:
+    """Run the start use case on a virtual object of ``size`` bytes; count what S3 sent.
+
+    The real adapter and a real botocore client: GetObject and StartTranscriptionJob are
+    answered by botocore hooks (no network), and the bytes are counted from the answers.
+    """
+    import boto3
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+    from botocore.response import StreamingBody
+
+    from transcription_pipeline.aws import ObjectStore, TranscribeJobs
+    from transcription_pipeline.config import load_settings
+    from transcription_pipeline.start import StartOutcome, Upload, start_transcription
+
+    source = _virtual_wav(size) if kind == "wav" else _virtual_mp4(size)
+    session = boto3.Session(
+        aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+    )
+    served: list[int] = []
+
+    def get_object(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        ranges = params["headers"]["Range"].removeprefix("bytes=")
+        first, last = (int(n) for n in ranges.split("-"))
+        body = source(first, min(last, size - 1))
+        served.append(len(body))
+        stream = StreamingBody(io.BytesIO(body), len(body))
+        response = {"Body": stream, "ContentLength": len(body)}
+        return AWSResponse("https://s3.invalid", 206, HTTPHeaders(), None), response
+
+    def start_job(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("https://transcribe.invalid", 200, HTTPHeaders(), None), {}
+
+    # botocore types hooks as returning None; a before-call hook may answer instead.
+    session.events.register("before-call.s3.GetObject", get_object)  # type: ignore[arg-type]
+    session.events.register("before-call.transcribe.StartTranscriptionJob", start_job)  # type: ignore[arg-type]
+    settings = load_settings(
+        {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "JOB_NAME_PREFIX": "bench."}
+    )
+    upload = Upload("in", f"long/recording.{kind}", size, "0" * 32, None, "")
+    result = start_transcription(
+        upload,
+        settings,
+        ObjectStore(session.client("s3")),
+        TranscribeJobs(session.client("transcribe")),
+    )
+    if result.outcome is not StartOutcome.STARTED:
+        raise RuntimeError(f"the {kind} of {size} bytes was {result.outcome}: {result.check}")
+    return sum(served), f"{len(served)} ranged GET(s)"
+
+
+# -- 2. transcript processing -----------------------------------------------------------------
+WORKER = """
+import json, os, resource, sys, time, tracemalloc
+os.sched_setaffinity(0, {0})  # one core
+from transcription_pipeline.naming import S3Location
+from transcription_pipeline.process import render_outputs
+from transcription_pipeline.transcript import parse_transcript
+raw = open(sys.argv[1], "rb").read()
+source = S3Location("in", "long.mp4")
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    render_outputs(raw, parse_transcript(raw), source, "2026-01-01T00:00:00Z")
+    times.append(time.perf_counter() - started)
+max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # before tracemalloc's own
+tracemalloc.start()
+render_outputs(raw, parse_transcript(raw), source, "2026-01-01T00:00:00Z")
+traced_peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({"seconds": min(times), "traced_peak": traced_peak, "max_rss": max_rss}))
+"""
+
+
+def process_transcript(seconds: float, repeats: int) -> dict[str, Any]:
+    """Parse + text + subtitles + summary of a generated transcript, in a fresh process."""
+    from bench.transcripts import scaled_transcript_bytes
+
+    raw = scaled_transcript_bytes(seconds)
+    words = raw.count(b'"pronunciation"')
+    with tempfile.NamedTemporaryFile(suffix=".json") as file:
+        file.write(raw)
+        file.flush()
+        result = subprocess.run(
+            [sys.executable, "-c", WORKER, file.name, str(repeats)],
+            env={**os.environ, "PYTHONPATH": str(LAYER)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    figures: dict[str, Any] = json.loads(result.stdout)
+    figures.update(words=words, json_bytes=len(raw))
+    return figures
+
+
+# -- 3. cold start --------------------------------------------------------------------------
+IMPORT_TIMER = (
+    "import time; started = time.perf_counter(); import {module}; "
+    "print(time.perf_counter() - started)"
+)
+
+
+def import_seconds(
+    module: str, path: Sequence[Path], environment: dict[str, str], runs: int
+) -> float:
+    """Median wall time of importing ``module`` in a fresh interpreter."""
+    samples = []
+    for _ in range(runs):
+        result = subprocess.run(
+            [sys.executable, "-c", IMPORT_TIMER.format(module=module)],
+            env={
+                **os.environ,
+                **environment,
+                "PYTHONPATH": os.pathsep.join(str(p) for p in path),
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        samples.append(float(result.stdout))
+    return statistics.median(samples)
+
+
+def cold_starts(runs: int) -> list[Figure]:
+    from local_pipeline.cloud import default_template
+
+    template = default_template(REPO)
+    boto3_seconds = import_seconds("boto3", [], {}, runs)
+    figures = [Figure("import boto3 (reference)", boto3_seconds * 1000, "ms", None)]
+    for spec in template.functions():
+        # As in Lambda: the function's environment, and a function name so that
+        # Powertools believes it runs in Lambda.
+        environment = {
+            **spec.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        seconds = import_seconds(
+            spec.handler_module, [spec.code_dir, *spec.layer_dirs], environment, runs
+        )
+        figures.append(
+            Figure(
+                f"cold start: import {spec.logical_id}",
+                seconds / boto3_seconds,
+                "x boto3",
+                1.5,
+                f"{seconds * 1000:.0f} ms, median of {runs}",
+            )
+        )
+    return figures
+
+
+# -- 4. artefact size ---------------------------------------------------------------------
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def artefact_sizes() -> list[Figure]:
+    sam = REPO / ".venv-sam" / "bin" / "sam"
+    with tempfile.TemporaryDirectory() as build_dir:
+        subprocess.run(
+            [str(sam), "build", "--build-dir", build_dir],
+            cwd=REPO,
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"},
+            capture_output=True,
+            check=True,
+        )
+        figures = []
+        for artefact in sorted(Path(build_dir).iterdir()):
+            if not artefact.is_dir():
+                continue
+            size = folder_bytes(artefact)
+            if artefact.name.endswith("Layer"):
+                botocore = (artefact / "python" / "botocore").exists()
+                figures.append(
+                    Figure(
+                        f"layer {artefact.name} (unzipped)",
+                        size / MIB,
+                        "MB",
+                        10,
+                        "contains botocore!" if botocore else "no botocore",
+                    )
+                )
+            else:
+                figures.append(Figure(f"function code {artefact.name}", size / KIB, "KB", 100))
+    return figures
+
+
+# -- 5. end to end, offline ---------------------------------------------------------------------
+def offline_demo() -> list[Figure]:
+    from local_pipeline.cloud import LocalCloud, default_template
+    from local_pipeline.engine import LocalTranscribeEngine
+    from local_pipeline.speech import SpeechRecogniser
+
+    marks: dict[str, float] = {}
+    started = time.monotonic()
+
+    def mark(message: str) -> None:
+        for stage, needle in (
+            ("start function", "StartTranscriptionFunction: started"),
+            ("transcribe (local)", "COMPLETED"),
+            ("process function", "ProcessTranscriptFunction: outcome=published"),
+        ):
+            if needle in message and stage not in marks:
+                marks[stage] = time.monotonic() - started
+
+    recogniser = SpeechRecogniser()
+    with LocalCloud(default_template(REPO), on_activity=mark) as cloud:
+        marks["local cloud up"] = time.monotonic() - started
+        recogniser.load()
+        marks["speech model loaded"] = time.monotonic() - started
+        with LocalTranscribeEngine(cloud, recogniser, on_activity=mark):
+            upload_at = time.monotonic() - started
+            key = "uploads/sample-talk.mp4"
+            output = cloud.bucket_name("OutputBucket")
+            cloud.client("s3").upload_file(
+                str(REPO / "samples" / "sample-talk.mp4"), cloud.bucket_name("InputBucket"), key
+            )
+            s3 = cloud.client("s3")
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                listing = s3.list_objects_v2(Bucket=output, Prefix=f"{key}/summary.md")
+                if listing.get("KeyCount", 0):
+                    break
+                time.sleep(0.05)
+            marks["outputs written"] = time.monotonic() - started
+    previous = 0.0
+    figures = []
+    for stage in (
+        "local cloud up",
+        "speech model loaded",
+        "start function",
+        "transcribe (local)",
+        "process function",
+        "outputs written",
+    ):
+        at = marks.get(stage, float("nan"))
+        base = upload_at if stage == "start function" else previous
+        figures.append(Figure(f"offline demo: {stage}", at - base, "s", None, f"at {at:.2f} s"))
+        previous = at
+    figures.append(Figure("offline demo: total", previous, "s", None, "samples/sample-talk.mp4"))
+    return figures
+
+
+# -- report ---------------------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def run(quick: bool) -> list[Figure]:
+    figures: list[Figure] = []
+    sizes = [MIB] if quick else [MIB, 2 * GIB]
+    for kind in ("wav", "mp4"):
+        for size in sizes:
+            read, detail = bytes_read_to_validate(size, kind)
+            label = "1 MB" if size == MIB else "2 GB"
+            figures.append(
+                Figure(f"bytes read to validate a {label} {kind}", read / KIB, "KiB", 64, detail)
+            )
+
+    durations = {"1 min": 60} if quick else {"1 min": 60, "1 h": 3600, "4 h": 4 * 3600}
+    processed = {}
+    for label, seconds in durations.items():
+        result = process_transcript(seconds, repeats=1 if quick else 3)
+        processed[label] = result
+        detail = f"{result['words']} words, {result['json_bytes'] / MIB:.1f} MB of JSON"
+        budget_seconds = 1.5 if label == "4 h" else None
+        budget_memory = 200 if label == "4 h" else None
+        figures.append(
+            Figure(
+                f"process a {label} transcript: time",
+                result["seconds"],
+                "s",
+                budget_seconds,
+                detail,
+            )
+        )
+        figures.append(
+            Figure(
+                f"process a {label} transcript: peak memory",
+                result["max_rss"] / MIB,
+                "MB",
+                budget_memory,
+                f"process RSS; Python allocations {result['traced_peak'] / MIB:.0f} MB",
+            )
+        )
+    if "4 h" in processed:
+        ratio = processed["4 h"]["seconds"] / processed["1 h"]["seconds"]
+        figures.append(Figure("process time 4 h / 1 h", ratio, "x", 4.5, "linear growth is 4x"))
+
+    figures += cold_starts(runs=1 if quick else 5)
+    figures += artefact_sizes()
+    figures += offline_demo()
+    return figures
+
+
+def table(figures: list[Figure]) -> str:
+    rows = ["| measure | figure | budget | |", "|---|---:|---:|---|"]
+    for f in figures:
+        budget = f"≤ {f.budget:g} {f.unit}" if f.budget is not None else ""
+        verdict = {True: "ok", False: "**over**", None: ""}[f.within_budget]
+        value = f"{f.value:.2f} {f.unit}" if f.value < 100 else f"{f.value:.0f} {f.unit}"
+        detail = f" ({f.detail})" if f.detail else ""
+        rows.append(f"| {f.measure}{detail} | {value} | {budget} | {verdict} |")
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smallest sizes only (CI)")
+    parser.add_argument("--output", default=str(REPO / "bench" / "results.json"))
+    arguments = parser.parse_args(argv)
+    sys.path[:0] = [str(LAYER), str(REPO)]
+    figures = run(arguments.quick)
+    report = {
+        "machine": machine(),
+        "quick": arguments.quick,
+        "figures": [asdict(f) for f in figures],
+    }
+    Path(arguments.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"Machine: {report['machine']}")
+    print(table(figures))
+    print(f"\nFigures written to {arguments.output}")
+    misses = [f.measure for f in figures if f.within_budget is False]
+    if misses:
+        print(f"Over budget: {', '.join(misses)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
