@@ -42,7 +42,7 @@ PARAGRAPH_PAUSE_SECONDS = 2.0
 PARAGRAPH_MAX_SENTENCES = 6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Word:
     """A pronunciation item with the punctuation that follows it attached."""
 
@@ -56,7 +56,7 @@ class Word:
     clause_end: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cue:
     start: float
     end: float

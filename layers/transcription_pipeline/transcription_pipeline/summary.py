@@ -91,7 +91,7 @@ def _terms(word: Word) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Sentence:
     index: int
     start: float

@@ -36,7 +36,7 @@ class TranscriptFormatError(ValueError):
     """The input is not an Amazon Transcribe transcript."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     kind: ItemKind
     content: str
@@ -46,7 +46,7 @@ class Item:
     speaker: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Transcript:
     job_name: str
     items: tuple[Item, ...]
