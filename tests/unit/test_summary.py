@@ -228,7 +228,8 @@ def test_four_hour_transcript_is_summarised_whole() -> None:
     render_text(t), render_vtt(t)
     s = build_summary(t, source_bucket="b", source_key="k", created_at=CREATED)
     render_summary_markdown(s)
-    assert len(spoken) % 354 == 0 and len(spoken) > 35_000
+    assert len(spoken) % 354 == 0
+    assert len(spoken) > 35_000
     assert s["word_count"] == len(spoken)
     assert 4 * 3600 <= s["duration_seconds"] < 4 * 3600 + 150
     assert srt.rstrip().rsplit("\n\n", 1)[-1].split("\n")[1].startswith("04:0")
