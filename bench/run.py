@@ -299,17 +299,11 @@ def offline_demo() -> list[Figure]:
         with LocalTranscribeEngine(cloud, recogniser, on_activity=mark):
             upload_at = time.monotonic() - started
             key = "uploads/sample-talk.mp4"
-            output = cloud.bucket_name("OutputBucket")
             cloud.client("s3").upload_file(
                 str(REPO / "samples" / "sample-talk.mp4"), cloud.bucket_name("InputBucket"), key
             )
-            s3 = cloud.client("s3")
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                listing = s3.list_objects_v2(Bucket=output, Prefix=f"{key}/summary.md")
-                if listing.get("KeyCount", 0):
-                    break
-                time.sleep(0.05)
+            if cloud.wait_for_final_record(key, timeout=300) is None:
+                raise RuntimeError("the offline demo wrote no outputs within 300 s")
             marks["outputs written"] = time.monotonic() - started
     previous = 0.0
     figures = []

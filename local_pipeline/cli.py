@@ -27,14 +27,6 @@ from local_pipeline.template import Template
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "sample-talk.mp4"
-OUTPUT_NAMES = (
-    "transcript.json",
-    "transcript.txt",
-    "subtitles.srt",
-    "subtitles.vtt",
-    "summary.json",
-    "summary.md",
-)
 
 
 class DemoError(Exception):
@@ -56,22 +48,6 @@ class Progress:
     def __call__(self, message: str) -> None:
         with self._lock:
             print(f"[{self.elapsed:6.1f}s] {message}", file=self._stream, flush=True)
-
-
-def _wait_for_answer(cloud: LocalCloud, bucket: str, key: str, timeout: float) -> str:
-    """Poll the output bucket until the final record of ``key`` appears."""
-    s3 = cloud.client("s3")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/")
-        names = {item["Key"].removeprefix(f"{key}/") for item in listing.get("Contents", [])}
-        if "error.json" in names:
-            return "error"
-        if set(OUTPUT_NAMES) <= names:
-            return "outputs"
-        time.sleep(0.2)
-    done = ", ".join(f"{i.function}" for i in cloud.invocations) or "no function ran"
-    raise DemoError(f"no result for {key} after {timeout:.0f} s (so far: {done})")
 
 
 @contextlib.contextmanager
@@ -112,24 +88,18 @@ def demo(arguments: argparse.Namespace) -> int:
         size_kb = media.stat().st_size / 1024
         progress(f"uploading {media} ({size_kb:.0f} KB) to s3://{input_bucket}/{key}")
         cloud.client("s3").upload_file(str(media), input_bucket, key)
-        answer = _wait_for_answer(cloud, output_bucket, key, arguments.timeout)
-        saved = _save_outputs(cloud, output_bucket, key, output_dir)
-    return _report(answer, saved, output_bucket, key, output_dir, log_path, progress)
-
-
-def _save_outputs(cloud: LocalCloud, bucket: str, key: str, target: Path) -> list[Path]:
-    s3 = cloud.client("s3")
-    saved = []
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/").get("Contents", [])
-    for item in sorted(listing, key=lambda entry: entry["Key"]):
-        path = target / item["Key"].removeprefix(f"{key}/")
-        path.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
-        saved.append(path)
-    return saved
+        files = cloud.wait_for_final_record(key, arguments.timeout)
+        if files is None:
+            done = ", ".join(i.function for i in cloud.invocations) or "no function ran"
+            raise DemoError(f"no result for {key} after {arguments.timeout:.0f} s ({done})")
+        saved = []
+        for name, body in files.items():
+            (output_dir / name).write_bytes(body)
+            saved.append(output_dir / name)
+    return _report(saved, output_bucket, key, output_dir, log_path, progress)
 
 
 def _report(
-    answer: str,
     saved: list[Path],
     bucket: str,
     key: str,
@@ -143,8 +113,9 @@ def _report(
         print(f"  {path.name:16} {path.stat().st_size:>8} bytes  {path}")
     print(f"  function logs: {log_path}")
     print()
-    if answer == "error":
-        record = json.loads((output_dir / "error.json").read_text(encoding="utf-8"))
+    error_record = output_dir / "error.json"
+    if error_record.exists():
+        record = json.loads(error_record.read_text(encoding="utf-8"))
         print(f"The pipeline could not transcribe {key}:")
         print(f"  {record.get('reason')}")
         if record.get("detected"):

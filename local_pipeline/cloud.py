@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 from local_pipeline.invoke import (
     Handler,
     LocalLambdaContext,
+    add_layers_to_path,
     function_environment,
     load_handler,
 )
@@ -102,6 +103,8 @@ class LocalCloud:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        for spec in self.template.functions():
+            add_layers_to_path(spec)
         self._create_buckets()
         self._wire_functions()
         self._dispatcher = threading.Thread(
@@ -178,6 +181,29 @@ class LocalCloud:
             s3.put_bucket_notification_configuration(
                 Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
             )
+
+    def wait_for_final_record(self, source_key: str, timeout: float) -> dict[str, bytes] | None:
+        """An upload's final record once complete (error.json, or all six outputs), as
+        file name -> bytes; None when nothing complete appeared within ``timeout`` seconds."""
+        # The pipeline's own naming (importable: start() put the layers on the path), so a
+        # long key's shortened output folder is found too.
+        from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES, output_key
+
+        bucket = self.bucket_name("OutputBucket")
+        folder = output_key(source_key, ERROR_RECORD).removesuffix(ERROR_RECORD)
+        s3 = self.client("s3")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listing = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])
+            names = {item["Key"].removeprefix(folder) for item in listing}
+            names = {name for name in names if "/" not in name}  # not a deeper upload's
+            if ERROR_RECORD in names or set(OUTPUT_FILES) <= names:
+                return {
+                    name: s3.get_object(Bucket=bucket, Key=folder + name)["Body"].read()
+                    for name in sorted(names)
+                }
+            time.sleep(0.05)
+        return None
 
     # -- invoking functions -----------------------------------------------------------
     @contextlib.contextmanager

@@ -48,14 +48,19 @@ def function_environment(spec: FunctionSpec, overrides: dict[str, str]) -> Itera
                 os.environ[name] = value
 
 
+def add_layers_to_path(spec: FunctionSpec) -> None:
+    """Make the function's layers importable, as Lambda does with /opt/python."""
+    for layer_dir in spec.layer_dirs:
+        if str(layer_dir) not in sys.path:
+            sys.path.insert(0, str(layer_dir))
+
+
 def load_handler_module(spec: FunctionSpec) -> ModuleType:
     """A fresh import of the handler module from its CodeUri, with its layers importable.
 
     The module gets a name unique to the function: every function's file is ``app.py``.
     """
-    for layer_dir in spec.layer_dirs:
-        if str(layer_dir) not in sys.path:
-            sys.path.insert(0, str(layer_dir))
+    add_layers_to_path(spec)
     path = spec.code_dir / f"{spec.handler_module}.py"
     module_name = f"lambda_{spec.logical_id}_{spec.handler_module}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)

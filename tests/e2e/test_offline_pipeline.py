@@ -23,7 +23,7 @@ import boto3
 import pytest
 
 from tests.conftest import REPO
-from transcription_pipeline.naming import S3Location, job_name_for
+from transcription_pipeline.naming import OUTPUT_FILES, S3Location, job_name_for
 
 pytest.importorskip("faster_whisper", reason="make test installs requirements-local.txt")
 
@@ -34,14 +34,7 @@ from local_pipeline.wer import word_error_rate
 
 SAMPLES = REPO / "samples"
 SPOKEN = (SAMPLES / "sample-talk.txt").read_text(encoding="utf-8")
-OUTPUTS = {
-    "transcript.json",
-    "transcript.txt",
-    "subtitles.srt",
-    "subtitles.vtt",
-    "summary.json",
-    "summary.md",
-}
+OUTPUTS = set(OUTPUT_FILES)
 
 
 class Pipeline:
@@ -55,19 +48,9 @@ class Pipeline:
         self.s3.upload_file(str(path), self.input_bucket, key)
 
     def wait_for_answer(self, key: str, timeout: float = 120) -> dict[str, bytes]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            listing = self.s3.list_objects_v2(Bucket=self.output_bucket, Prefix=f"{key}/")
-            names = {i["Key"].removeprefix(f"{key}/") for i in listing.get("Contents", [])}
-            if "error.json" in names or names >= OUTPUTS:
-                return {
-                    name: self.s3.get_object(Bucket=self.output_bucket, Key=f"{key}/{name}")[
-                        "Body"
-                    ].read()
-                    for name in names
-                }
-            time.sleep(0.2)
-        raise AssertionError(f"no answer for {key}; invocations: {self.cloud.invocations}")
+        files = self.cloud.wait_for_final_record(key, timeout)
+        assert files is not None, f"no answer for {key}; invocations: {self.cloud.invocations}"
+        return files
 
 
 @pytest.fixture(scope="module")

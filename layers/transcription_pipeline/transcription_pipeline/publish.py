@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from transcription_pipeline.aws import ObjectStore
-from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES, S3Location, output_key
+from transcription_pipeline.naming import (
+    ERROR_RECORD,
+    OUTPUT_FILES,
+    SUMMARY_JSON,
+    S3Location,
+    output_key,
+)
 
 REVISION_METADATA = "source-revision"
 JOB_METADATA = "job-name"
@@ -53,7 +59,7 @@ def publish_error(
 
 def final_record_metadata(store: ObjectStore, bucket: str, source_key: str) -> dict[str, str]:
     """Metadata of the current final record of a source key ({} when there is none)."""
-    for name in ("summary.json", ERROR_RECORD):
+    for name in (SUMMARY_JSON, ERROR_RECORD):
         head = store.head(S3Location(bucket, output_key(source_key, name)))
         if head is not None:
             return head.metadata
