@@ -4,9 +4,10 @@
 # only to change or add a file. Idempotent: every file is rewritten from scratch
 # with bit-exact flags, so a rerun with the same tools gives the same bytes.
 #
-# Needs: ffmpeg (Debian: apt-get install -y ffmpeg) and, for tone.amr only, a
-# Python with PyAV (pip install av; its wheel bundles libopencore_amrnb, which
-# Debian's ffmpeg lacks). Set AV_PYTHON to that interpreter (default: python3).
+# Needs: ffmpeg (Debian: apt-get install -y ffmpeg) and, for tone.amr and the
+# surround.* files, a Python with PyAV (pip install av==18.1.0; its wheel bundles
+# libopencore_amrnb, which Debian's ffmpeg lacks). Set AV_PYTHON to that
+# interpreter (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -67,5 +68,51 @@ with av.open("tone.amr", "w", format="amr") as out:
         out.mux(packet)
 PY
 
+# 5.1 surround (6 channels, which Transcribe refuses) in every container whose
+# header states the channel count, through PyAV so the layout and encoders are
+# the same everywhere.
+"$AV_PYTHON" - <<'PY'
+import array
+import math
+
+import av
+
+# (file, muxer, encoder, sample rate, seconds, bit rate)
+SURROUND = [
+    ("surround.wav", "wav", "pcm_s16le", 8000, 0.1, None),
+    ("surround.flac", "flac", "flac", 8000, 0.25, None),
+    ("surround.m4a", "ipod", "aac", 8000, 0.5, 48000),
+    ("surround.ogg", "ogg", "libopus", 48000, 0.5, 48000),
+    ("surround.webm", "webm", "libopus", 48000, 0.5, 48000),
+]
+for name, muxer, encoder, rate, seconds, bit_rate in SURROUND:
+    bitexact = {"fflags": "+bitexact"}
+    with av.open(name, "w", format=muxer, container_options=bitexact) as out:
+        stream = out.add_stream(encoder, rate=rate, layout="5.1", options={"flags": "+bitexact"})
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        codec = stream.codec_context
+        planar = codec.format.is_planar
+        step = codec.frame_size or 1024
+        total = int(rate * seconds)
+        for start in range(0, total, step):
+            count = min(step, total - start)
+            tone = [0.3 * math.sin(2 * math.pi * 440 * (start + i) / rate) for i in range(count)]
+            frame = av.AudioFrame(format=codec.format.name, layout="5.1", samples=count)
+            for plane, channels in zip(frame.planes, [1] * 6 if planar else [6]):
+                if codec.format.name.startswith("s16"):
+                    pcm = array.array("h", (int(32767 * x) for x in tone for _ in range(channels)))
+                else:
+                    pcm = array.array("f", (x for x in tone for _ in range(channels)))
+                plane.update(pcm.tobytes())
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+PY
+
 ls -l tone.mp3 tone-noid3.mp3 tone.mp4 video.mp4 faststart.mp4 noaudio.mp4 tone.m4a \
-  tone.wav tone.flac opus.ogg vorbis.ogg opus.webm vorbis.webm video.mkv video.mov tone.amr
+  tone.wav tone.flac opus.ogg vorbis.ogg opus.webm vorbis.webm video.mkv video.mov tone.amr \
+  surround.wav surround.flac surround.m4a surround.ogg surround.webm

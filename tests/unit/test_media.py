@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 from collections.abc import Callable
@@ -93,6 +94,18 @@ def check_virtual(key: str, obj: VirtualObject) -> tuple[MediaCheck, Reader]:
     return result, reader
 
 
+def syncsafe(value: int) -> bytes:
+    """An ID3v2 size: four bytes of seven bits each."""
+    return bytes([(value >> shift) & 0x7F for shift in (21, 14, 7, 0)])
+
+
+def id3_tag(padding: int = 0) -> bytes:
+    """An ID3v2.4 tag with a title frame and ``padding`` zero bytes inside its size."""
+    title = b"\x03Tone"  # UTF-8 text
+    body = b"TIT2" + syncsafe(len(title)) + b"\x00\x00" + title + bytes(padding)
+    return b"ID3\x04\x00\x00" + syncsafe(len(body)) + body
+
+
 def iso_boxes(data: bytes) -> dict[str, bytes]:
     """Top-level boxes of a small ISO-BMFF file, whole (header included)."""
     boxes: dict[str, bytes] = {}
@@ -123,7 +136,7 @@ ALL_FILES = sorted(p.name for p in MEDIA.iterdir() if p.suffix not in (".sh", ".
 
 
 def test_media_files_are_present_and_small() -> None:
-    assert len(ALL_FILES) == 16
+    assert len(ALL_FILES) == 21
     for name in ALL_FILES:
         assert 0 < (MEDIA / name).stat().st_size < 40_000, name
 
@@ -244,6 +257,61 @@ def test_more_than_two_channels_rejected() -> None:
     ogg = bytearray(media("opus.ogg"))
     ogg[ogg.index(b"OpusHead") + 9] = 6  # CRC not checked by the sniffer
     assert "6 audio channels" in (rejected("a.ogg", bytes(ogg)).reason or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "detected"),
+    [
+        ("surround.wav", "WAV", "wav (extensible, 6 ch, 8000 Hz)"),
+        ("surround.flac", "FLAC", "flac (6 ch, 8000 Hz)"),
+        ("surround.m4a", "MP4", "mp4 (brand M4A; soun:mp4a)"),
+        ("surround.ogg", "Ogg", "ogg/opus"),
+        ("surround.webm", "WebM", "webm/opus"),
+    ],
+    ids=["wav", "flac", "m4a", "ogg", "webm"],
+)
+def test_surround_audio_rejected(name: str, container: str, detected: str) -> None:
+    result = rejected(name, media(name))
+    assert result.detected == detected
+    assert result.reason == (
+        f"The {container} file has 6 audio channels; Amazon Transcribe accepts mono or stereo."
+    )
+
+
+def _mp4a_channelcount_at(data: bytes | bytearray) -> int:
+    # mp4a sample entry: 6 reserved, data_reference_index, version, revision, vendor
+    return data.index(b"mp4a") + 4 + 16
+
+
+def test_mp4_channels_come_from_esds_first() -> None:
+    # Writers may leave channelcount at its template value 2: the AAC
+    # AudioSpecificConfig in esds still says 5.1.
+    surround = bytearray(media("surround.m4a"))
+    at = _mp4a_channelcount_at(surround)
+    assert surround[at : at + 2] == b"\x00\x06"
+    surround[at : at + 2] = b"\x00\x02"
+    assert "6 audio channels" in (rejected("a.m4a", bytes(surround)).reason or "")
+    # The decoder goes by esds, so a wrong channelcount alone does not count.
+    mono = bytearray(media("tone.m4a"))
+    at = _mp4a_channelcount_at(mono)
+    mono[at : at + 2] = b"\x00\x06"
+    assert accepted("a.m4a", bytes(mono)).detected == "mp4 (brand M4A; soun:mp4a)"
+    # Without esds (here: renamed away), the sample entry's own count is used.
+    no_esds = media("surround.m4a").replace(b"esds", b"xsds")
+    assert "6 audio channels" in (rejected("a.m4a", no_esds).reason or "")
+
+
+def test_webm_channels_from_track_or_opus_head() -> None:
+    mono = media("opus.webm")
+    # Audio > Channels (0x9F) says 6, the OpusHead still says 1: refuse.
+    six = mono.replace(b"\x9f\x81\x01", b"\x9f\x81\x06", 1)
+    assert six != mono
+    assert "6 audio channels" in (rejected("a.webm", six).reason or "")
+    # Channels element says 2, the OpusHead in CodecPrivate says 6: refuse.
+    surround = media("surround.webm")
+    two = surround.replace(b"\x9f\x81\x06", b"\x9f\x81\x02", 1)
+    assert two != surround
+    assert "6 audio channels" in (rejected("a.webm", two).reason or "")
 
 
 # --- content that does not match the name -----------------------------------------
@@ -418,6 +486,113 @@ def test_size_larger_than_bytes_reported_by_reader() -> None:
     assert isinstance(result, MediaCheck)
 
 
+# --- real media that ffmpeg decodes, in shapes the first checks refused ----------------
+
+TONE_MP3 = media("tone-noid3.mp3")  # a 180-byte Info frame, then 144-byte frames
+
+
+def _riff_size_plus(extra: int) -> bytes:
+    wav = bytearray(media("tone.wav"))
+    wav[4:8] = (int.from_bytes(wav[4:8], "little") + extra).to_bytes(4, "little")
+    return bytes(wav)
+
+
+def test_id3_tag_before_flac_accepted() -> None:
+    data = id3_tag() + media("tone.flac")
+    assert accepted("a.flac", data).detected == "flac (1 ch, 8000 Hz)"
+    result = rejected("a.mp3", data)
+    assert "Rename it to .flac" in (result.reason or "")
+
+
+def test_big_id3_tag_before_flac_leaves_budget_for_streaminfo() -> None:
+    # Cover art in the tag: STREAMINFO is far beyond the first read.
+    tag = id3_tag(padding=300_000)
+    for name, detected in [("tone.flac", "flac (1 ch"), ("surround.flac", "flac (6 ch")]:
+        flac = media(name)
+        obj = VirtualObject(len(tag) + len(flac), [(0, tag), (len(tag), flac)])
+        result, reader = check_virtual("a.flac", obj)
+        assert result.detected.startswith(detected), result
+        assert result.accepted == (name == "tone.flac"), result
+        assert reader.requested <= MAX_PROBE_BYTES
+
+
+@pytest.mark.parametrize("cut", [1, 2, 100, 179, 181, 333, 1000])
+def test_mp3_stream_dump_starting_mid_frame_accepted(cut: int) -> None:
+    result = accepted("dump.mp3", TONE_MP3[cut:])
+    assert result.detected.startswith("mp3 (MPEG-2 layer III, 16000 Hz; first frame at byte")
+
+
+@pytest.mark.parametrize("zeros", [1, 417, 5000, 40_000])
+def test_mp3_with_leading_zero_padding_accepted(zeros: int) -> None:
+    result = accepted("padded.mp3", bytes(zeros) + TONE_MP3)
+    assert result.detected == f"mp3 (MPEG-2 layer III, 16000 Hz; first frame at byte {zeros})"
+
+
+@pytest.mark.parametrize("zeros", [2100, 5000, 30_000])
+def test_id3_tag_followed_by_padding_accepted(zeros: int) -> None:
+    tag = id3_tag()
+    result = accepted("a.mp3", tag + bytes(zeros) + TONE_MP3)
+    first = len(tag) + zeros
+    assert result.detected == f"mp3 (MPEG-2 layer III, 16000 Hz; first frame at byte {first})"
+    # Padding inside the tag's own size, and a cut stream after it.
+    assert accepted("b.mp3", id3_tag(padding=zeros) + TONE_MP3[333:]).media_format is (
+        MediaFormat.MP3
+    )
+
+
+def test_mp3_search_stays_within_budget() -> None:
+    # A 1 GB stream dump: zero padding, then frames, as far as the budget sees.
+    pieces = [(50_000, TONE_MP3)]
+    result, reader = check_virtual("dump.mp3", VirtualObject(1024**3, pieces))
+    assert result.accepted, result
+    assert reader.requested <= MAX_PROBE_BYTES
+    # Frames only beyond the budget: nothing to go on.
+    result, reader = check_virtual("dump.mp3", VirtualObject(1024**3, [(70_000, TONE_MP3)]))
+    assert not result.accepted
+    assert reader.requested <= MAX_PROBE_BYTES
+
+
+@pytest.mark.parametrize("extra", [1, 4, 8])
+def test_wav_riff_size_a_few_bytes_too_large_accepted(extra: int) -> None:
+    result = accepted("a.wav", _riff_size_plus(extra))
+    assert result.detected == "wav (pcm, 1 ch, 8000 Hz)"
+
+
+def test_wav_riff_size_far_too_large_still_truncated() -> None:
+    result = rejected("a.wav", _riff_size_plus(1000))
+    assert result.reason == (
+        "The WAV file appears truncated: header says 17044 bytes, object has 16044."
+    )
+
+
+def test_random_bytes_hold_no_mp3_frames() -> None:
+    # The search for a first frame must not find MP3 in noise: every candidate
+    # needs a second frame exactly where its length says.
+    rng = random.Random(11)
+    for _ in range(50):
+        result = rejected("noise.mp3", rng.randbytes(60_000))
+        assert result.detected == "unknown"
+        assert result.reason is not None
+        assert "unrecognised data" in result.reason
+
+
+def test_accepted_shapes_decode_with_ffmpeg() -> None:
+    # Guards the premise of the tests above: ffmpeg (PyAV) decodes all of them.
+    av = pytest.importorskip("av")
+    shapes = {
+        "id3 + flac": id3_tag() + media("tone.flac"),
+        "riff size + 4": _riff_size_plus(4),
+        "mp3 cut mid-frame": TONE_MP3[333:],
+        "zeros + mp3": bytes(5000) + TONE_MP3,
+        "id3 + zeros + mp3": id3_tag() + bytes(5000) + TONE_MP3,
+    }
+    for shape, data in shapes.items():
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.audio[0]
+            samples = sum(frame.samples for frame in container.decode(stream))
+        assert samples >= 4000, shape
+
+
 # --- live WebM and large objects: the reads beyond the first chunk -------------------
 
 
@@ -459,6 +634,28 @@ def test_big_mp4_with_moov_at_the_end_is_read_with_small_reads() -> None:
     assert result.detected == "mp4 (brand isom; soun:mp4a)"  # moov was reached
     assert reader.requested <= MAX_PROBE_BYTES
     assert len(reader.calls) >= 2
+
+
+def test_big_surround_mp4_channels_read_only_when_moov_is_within_reach() -> None:
+    boxes = iso_boxes(media("surround.m4a"))
+    ftyp = boxes["ftyp"]
+    moov_at = len(ftyp) + 300_000_000
+    pieces = [
+        (0, ftyp),
+        (len(ftyp), struct.pack(">I4s", 300_000_000, b"mdat")),
+        (moov_at, boxes["moov"]),
+    ]
+    result, reader = check_virtual("big.m4a", VirtualObject(moov_at + len(boxes["moov"]), pieces))
+    assert "6 audio channels" in (result.reason or "")
+    assert reader.requested <= MAX_PROBE_BYTES
+    # Behind more boxes than the walk follows, moov is out of reach: Transcribe judges it.
+    frees = [(len(ftyp) + i * 100_000, struct.pack(">I4s", 100_000, b"free")) for i in range(100)]
+    moov_at = len(ftyp) + 100 * 100_000
+    obj = VirtualObject(moov_at + len(boxes["moov"]), [(0, ftyp), *frees, (moov_at, boxes["moov"])])
+    result, reader = check_virtual("big.m4a", obj)
+    assert result.accepted, result
+    assert result.detected == "mp4 (brand M4A)"
+    assert reader.requested <= MAX_PROBE_BYTES
 
 
 def test_big_mp4_without_audio_moov_at_the_end_rejected() -> None:

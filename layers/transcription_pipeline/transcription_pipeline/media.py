@@ -5,13 +5,15 @@ and at most ``MAX_PROBE_BYTES`` of its content, read through a callback, so it
 never needs the whole object and never touches AWS itself.
 
 Transcribe is told the ``MediaFormat`` explicitly and fails a job whose content
-does not match it, whose Ogg/WebM audio is not Opus, or that is a Matroska or
-QuickTime file. Catching these here gives the uploader an immediate, plain
-reason instead of a FAILED job minutes later.
+does not match it, whose Ogg/WebM audio is not Opus, that has more than two
+audio channels, or that is a Matroska or QuickTime file. Catching these here
+gives the uploader an immediate, plain reason instead of a FAILED job minutes
+later.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,7 +66,11 @@ class MediaCheck:
 # rest of the budget pays for small reads of box/element headers further on.
 _HEAD_BYTES = 32 * 1024
 _MAX_WALK = 64  # top-level boxes / elements / blocks we follow before giving up
-_MP3_SYNC_WINDOW = 2048  # bytes after an ID3 tag searched for the first frame
+# A RIFF size a few bytes larger than the object is common and harmless:
+# streaming writers fill sizes in ahead of the data, uploads end a little
+# short, some writers count the 8-byte RIFF header or a pad byte they never
+# wrote. ffmpeg decodes such files, so only a bigger gap counts as truncation.
+_RIFF_SIZE_SLACK = 64
 
 _EXTENSIONS: dict[str, MediaFormat] = {
     "mp3": MediaFormat.MP3,
@@ -318,6 +324,10 @@ def _sniff(probe: _Probe) -> _Content:
             noun="a QuickTime movie",
         )
     mp3 = _sniff_mpeg_audio(probe, 0)
+    if mp3 is None:
+        # Stream dumps start mid-frame or with zero padding: search as far as the
+        # budget lets us, as ffmpeg also searches for the first frame.
+        mp3 = _scan_mpeg_audio(probe.at(0, MAX_PROBE_BYTES), 0)
     if mp3 is not None:
         return mp3
     return _sniff_text(head)
@@ -348,7 +358,11 @@ def _sniff_riff(probe: _Probe) -> _Content:
         )
     riff_size = _u32le(head, 4)
     # 0 and 0xFFFFFFFF mean "unknown" (streamed WAV, RF64): no size to check.
-    if head[:4] == b"RIFF" and riff_size not in (0, 0xFFFFFFFF) and riff_size + 8 > size:
+    if (
+        head[:4] == b"RIFF"
+        and riff_size not in (0, 0xFFFFFFFF)
+        and riff_size + 8 > size + _RIFF_SIZE_SLACK
+    ):
         return _Content(MediaFormat.WAV, "wav", _truncated("WAV", riff_size + 8, size))
     fmt = _wav_fmt(head)
     if fmt is None:
@@ -382,16 +396,19 @@ def _wav_fmt(head: bytes) -> tuple[str, int, int] | None:
 
 
 def _too_many_channels(name: str, channels: int) -> str:
-    return f"The {name} file has {channels} audio channels; Amazon Transcribe accepts at most 2."
+    return (
+        f"The {name} file has {channels} audio channels; Amazon Transcribe accepts mono or stereo."
+    )
 
 
 # --- FLAC --------------------------------------------------------------------
 
 
-def _sniff_flac(probe: _Probe) -> _Content:
+def _sniff_flac(probe: _Probe, start: int = 0) -> _Content:
+    """FLAC whose ``fLaC`` marker is at ``start`` (after an ID3 tag, if any)."""
     size = probe.size
     detected = "flac"
-    off = 4
+    off = start + 4
     for index in range(_MAX_WALK):
         header = probe.at(off, 4)
         if len(header) < 4:
@@ -520,6 +537,9 @@ _CLUSTER = 0x1F43B675
 _TRACK_ENTRY = 0xAE
 _TRACK_TYPE = 0x83
 _CODEC_ID = 0x86
+_CODEC_PRIVATE = 0x63A2
+_AUDIO = 0xE1
+_CHANNELS = 0x9F
 _VOID = 0xEC
 _CRC32 = 0xBF
 _TRACK_VIDEO, _TRACK_AUDIO = 1, 2
@@ -612,15 +632,16 @@ def _sniff_ebml(probe: _Probe) -> _Content:
         )
 
     label = doctype if doctype in ("webm", "matroska") else f"ebml ({doctype or 'no doctype'})"
-    tracks: list[tuple[int, str]] | None = None
+    tracks: list[_EbmlTrack] | None = None
     try:
         tracks, problem = _ebml_segment(probe, header_end)
     except _TruncatedError as exc:
         problem = str(exc)
     except _CorruptError as exc:
         problem = f"The WebM file is corrupt: {exc}."
-    audio = [codec for kind, codec in tracks if kind == _TRACK_AUDIO] if tracks is not None else []
-    has_video = tracks is not None and any(kind == _TRACK_VIDEO for kind, _ in tracks)
+    audio_tracks = [t for t in tracks if t.kind == _TRACK_AUDIO] if tracks is not None else []
+    audio = [t.codec for t in audio_tracks]
+    has_video = tracks is not None and any(t.kind == _TRACK_VIDEO for t in tracks)
     names = "+".join(_ebml_codec_name(c) for c in audio)
     detected = label + (f"/{names}" if names else "") + (" with video" if has_video else "")
 
@@ -643,6 +664,14 @@ def _sniff_ebml(probe: _Probe) -> _Content:
     if tracks is None:  # Tracks not within reach: let Transcribe judge the codec
         return _Content(MediaFormat.WEBM, detected)
     if "A_OPUS" in audio:
+        channels = max(t.channels for t in audio_tracks)
+        if channels > 2:
+            return _Content(
+                MediaFormat.WEBM,
+                detected,
+                _too_many_channels("WebM", channels),
+                noun="WebM Opus audio",
+            )
         return _Content(MediaFormat.WEBM, detected, noun="WebM Opus audio")
     if not audio:
         return _Content(
@@ -671,8 +700,8 @@ def _ebml_codec_name(codec: str) -> str:
     return codec.removeprefix("A_").lower() if codec.startswith("A_") else codec.lower()
 
 
-def _ebml_segment(probe: _Probe, off: int) -> tuple[list[tuple[int, str]] | None, str | None]:
-    """Tracks as (type, codec id) when Tracks was fully read, and a truncation problem."""
+def _ebml_segment(probe: _Probe, off: int) -> tuple[list[_EbmlTrack] | None, str | None]:
+    """The tracks when Tracks was fully read, and a truncation problem."""
     size = probe.size
     # Skip Void/CRC elements between the header and the Segment.
     for _ in range(_MAX_WALK):
@@ -746,18 +775,32 @@ def _ebml_element_at(probe: _Probe, off: int) -> tuple[int, int | None, int] | N
     return element, value, off + id_len + size_len
 
 
-def _ebml_tracks(body: bytes) -> list[tuple[int, str]]:
-    tracks: list[tuple[int, str]] = []
+@dataclass(frozen=True)
+class _EbmlTrack:
+    kind: int  # TrackType
+    codec: str  # CodecID, e.g. "A_OPUS"
+    channels: int  # 0 when the track does not say
+
+
+def _ebml_tracks(body: bytes) -> list[_EbmlTrack]:
+    tracks: list[_EbmlTrack] = []
     for element, start, end in _ebml_children(body, 0, len(body)):
         if element != _TRACK_ENTRY:
             continue
-        kind, codec = 0, ""
+        kind, codec, channels = 0, "", 0
         for child, c_start, c_end in _ebml_children(body, start, end):
             if child == _TRACK_TYPE:
                 kind = int.from_bytes(body[c_start:c_end], "big")
             elif child == _CODEC_ID:
                 codec = body[c_start:c_end].rstrip(b"\x00").decode("ascii", "replace")
-        tracks.append((kind, codec))
+            elif child == _AUDIO:
+                for setting, a_start, a_end in _ebml_children(body, c_start, c_end):
+                    if setting == _CHANNELS:
+                        channels = max(channels, int.from_bytes(body[a_start:a_end], "big"))
+            elif child == _CODEC_PRIVATE and body[c_start:c_end].startswith(b"OpusHead"):
+                # The Opus decoder goes by its own header: trust the larger count.
+                channels = max(channels, body[c_start + 9] if c_end - c_start > 9 else 0)
+        tracks.append(_EbmlTrack(kind, codec, channels))
     return tracks
 
 
@@ -869,15 +912,19 @@ def _sniff_iso(probe: _Probe) -> _Content:
         return _Content(
             MediaFormat.MP4, detected, "The MP4 file is corrupt: its 'moov' box is invalid."
         )
-    summary = ", ".join(f"{h}:{c}" if c else h for h, c in tracks) or "no tracks"
-    detected = f"mp4 (brand {shown}; {summary})"
-    if not any(handler == "soun" for handler, _ in tracks):
+    summary = ", ".join(f"{t.handler}:{t.codec}" if t.codec else t.handler for t in tracks)
+    detected = f"mp4 (brand {shown}; {summary or 'no tracks'})"
+    audio = [t for t in tracks if t.handler == "soun"]
+    if not audio:
         return _Content(
             MediaFormat.MP4,
             detected,
             "The MP4 file has no audio track.",
             noun="an MP4 file without audio",
         )
+    channels = max(t.channels for t in audio)
+    if channels > 2:
+        return _Content(MediaFormat.MP4, detected, _too_many_channels("MP4", channels))
     return _Content(MediaFormat.MP4, detected)
 
 
@@ -898,13 +945,20 @@ def _iso_children(b: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, 
         off += box_size
 
 
-def _iso_tracks(moov: bytes) -> list[tuple[str, str]]:
-    """(handler type, first sample entry type) of each trak in a moov payload."""
-    tracks: list[tuple[str, str]] = []
+@dataclass(frozen=True)
+class _IsoTrack:
+    handler: str  # hdlr handler_type, e.g. "soun"
+    codec: str  # first sample entry type, e.g. "mp4a"
+    channels: int  # 0 when the sample entry does not say
+
+
+def _iso_tracks(moov: bytes) -> list[_IsoTrack]:
+    """Each trak in a moov payload."""
+    tracks: list[_IsoTrack] = []
     for kind, start, end in _iso_children(moov, 0, len(moov)):
         if kind != b"trak":
             continue
-        handler, codec = "", ""
+        handler, codec, channels = "", "", 0
         for mdia, m_start, m_end in _iso_children(moov, start, end):
             if mdia != b"mdia":
                 continue
@@ -913,20 +967,98 @@ def _iso_tracks(moov: bytes) -> list[tuple[str, str]]:
                     # full box: version+flags, pre_defined, then handler_type
                     handler = moov[c_start + 8 : c_start + 12].decode("latin-1")
                 elif child == b"minf":
-                    codec = _iso_codec(moov, c_start, c_end)
-        tracks.append((handler, codec))
+                    codec, channels = _iso_sample_entry(moov, c_start, c_end)
+        tracks.append(_IsoTrack(handler, codec, channels if handler == "soun" else 0))
     return tracks
 
 
-def _iso_codec(b: bytes, start: int, end: int) -> str:
+def _iso_sample_entry(b: bytes, start: int, end: int) -> tuple[str, int]:
+    """(type, channel count or 0) of the first sample entry under a minf payload."""
     for kind, s_start, s_end in _iso_children(b, start, end):
         if kind != b"stbl":
             continue
         for child, c_start, c_end in _iso_children(b, s_start, s_end):
             # stsd: version+flags, entry count, then sample entries named by codec
             if child == b"stsd" and c_start + 16 <= c_end:
-                return b[c_start + 12 : c_start + 16].decode("latin-1").strip()
-    return ""
+                codec = b[c_start + 12 : c_start + 16].decode("latin-1").strip()
+                try:
+                    channels = _iso_audio_channels(b, c_start + 8, c_end)
+                except _CorruptError:
+                    channels = 0  # an odd codec header is for Transcribe to judge
+                return codec, channels
+    return "", 0
+
+
+# AudioSpecificConfig channelConfiguration -> channels (ISO 14496-3; 0: in a PCE).
+_AAC_CHANNELS = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 8, 11: 7, 12: 8, 13: 24, 14: 8}
+
+
+def _iso_audio_channels(b: bytes, start: int, end: int) -> int:
+    """Channel count of the first sample entry in an stsd range; 0 when it does not say."""
+    entry, start, end = next(_iso_children(b, start, end), (b"", 0, 0))
+    # SampleEntry: 6 reserved + data_reference_index; then version, revision,
+    # vendor, channelcount. Version 1 (QuickTime) adds 16 bytes before the
+    # child boxes; version 2 moves the count elsewhere, so it is left alone.
+    if start + 28 > end:
+        return 0
+    version = int.from_bytes(b[start + 8 : start + 10], "big")
+    if version > 1:
+        return 0
+    channels = int.from_bytes(b[start + 16 : start + 18], "big")
+    if entry == b"mp4a":
+        # Some writers leave channelcount at its template value 2; the AAC
+        # decoder goes by the AudioSpecificConfig in esds.
+        for child, c_start, c_end in _iso_children(b, start + 28 + 16 * version, end):
+            if child == b"esds":
+                channels = _esds_channels(b[c_start:c_end]) or channels
+    return channels
+
+
+def _esds_channels(esds: bytes) -> int:
+    """channelConfiguration of the AudioSpecificConfig in an esds payload; 0 if unknown."""
+    # ES_Descriptor (tag 3) > DecoderConfigDescriptor (4) > DecoderSpecificInfo (5).
+    off = _descriptor(esds, 4, 3)  # after version+flags
+    if off is None or off + 3 > len(esds):
+        return 0
+    flags = esds[off + 2]
+    off += 3 + (2 if flags & 0x80 else 0)  # ES_ID, flags, dependsOn_ES_ID
+    if flags & 0x40 and off < len(esds):  # URL
+        off += 1 + esds[off]
+    off += 2 if flags & 0x20 else 0  # OCR_ES_Id
+    off = _descriptor(esds, off, 4)
+    if off is None:
+        return 0
+    off = _descriptor(esds, off + 13, 5)  # after object type, stream type, buffer, bitrates
+    if off is None:
+        return 0
+    config = esds[off : off + 6]
+    bits = int.from_bytes(config, "big")
+    width = 8 * len(config)
+
+    def take(n: int) -> int:
+        nonlocal width
+        width -= n
+        return (bits >> width) & ((1 << n) - 1) if width >= 0 else -1
+
+    if take(5) == 31:  # audioObjectType escape
+        take(6)
+    if take(4) == 15:  # explicit sampling frequency
+        take(24)
+    return _AAC_CHANNELS.get(take(4), 0)
+
+
+def _descriptor(b: bytes, off: int, tag: int) -> int | None:
+    """Payload offset of the MPEG-4 descriptor with ``tag`` at ``off``; None if it is not."""
+    if off >= len(b) or b[off] != tag:
+        return None
+    off += 1
+    for _ in range(4):  # size: up to four bytes of 7 bits, high bit means more
+        if off >= len(b):
+            return None
+        off += 1
+        if not b[off - 1] & 0x80:
+            return off
+    return None
 
 
 # --- AMR -------------------------------------------------------------------------
@@ -1013,6 +1145,16 @@ def _mpeg_frame(b: bytes, off: int) -> _MpegFrame | None:
     return _MpegFrame(version, layer, rate, length)
 
 
+def _same_stream(a: _MpegFrame, b: _MpegFrame) -> bool:
+    # What ffmpeg also requires of consecutive headers: same version, layer and rate.
+    return (a.version, a.layer, a.rate) == (b.version, b.layer, b.rate)
+
+
+def _mpeg_label(frame: _MpegFrame) -> str:
+    layer = {1: "I", 2: "II", 3: "III"}[frame.layer]
+    return f"mp3 ({_MPEG_VERSIONS[frame.version]} layer {layer}, {frame.rate} Hz"
+
+
 def _sniff_mpeg_audio(probe: _Probe, off: int, window: bytes | None = None) -> _Content | None:
     """MPEG audio whose first frame starts at ``off`` (bytes from ``window`` when given)."""
     data = window if window is not None else probe.head[off:]
@@ -1025,15 +1167,13 @@ def _sniff_mpeg_audio(probe: _Probe, off: int, window: bytes | None = None) -> _
                 noun="raw AAC audio (ADTS), which Amazon Transcribe does not accept",
             )
         return None
-    names = {1: "I", 2: "II", 3: "III"}
-    detected = f"mp3 ({_MPEG_VERSIONS[frame.version]} layer {names[frame.layer]}, {frame.rate} Hz)"
+    detected = _mpeg_label(frame) + ")"
     if frame.length is not None:
         # The next frame, when we already hold it, must look the same: one
         # stray 0xFFEx in random bytes is not MP3.
         following = _mpeg_frame(data, frame.length)
         if frame.length + 4 <= len(data) and (
-            following is None
-            or (following.version, following.layer) != (frame.version, frame.layer)
+            following is None or not _same_stream(frame, following)
         ):
             return None
         if off + frame.length > probe.size:
@@ -1041,6 +1181,30 @@ def _sniff_mpeg_audio(probe: _Probe, off: int, window: bytes | None = None) -> _
                 MediaFormat.MP3, detected, _truncated("MP3", off + frame.length, probe.size)
             )
     return _Content(MediaFormat.MP3, detected)
+
+
+# A frame sync: 0xFF, then three more set bits (lookahead, so 0xFF 0xFF 0xFB finds both).
+_MPEG_SYNC = re.compile(rb"\xff(?=[\xe0-\xff])")
+
+
+def _scan_mpeg_audio(data: bytes, base: int) -> _Content | None:
+    """MPEG audio whose first whole frame is somewhere in ``data`` (read from ``base``).
+
+    Stream dumps start mid-frame or after zero padding, and taggers pad after an
+    ID3 tag, so the first frame need not be at the start. A header found by a
+    search must be followed by a second one exactly where its length says:
+    random bytes almost never manage that.
+    """
+    for match in _MPEG_SYNC.finditer(data):
+        at = match.start()
+        frame = _mpeg_frame(data, at)
+        if frame is None or frame.length is None:
+            continue  # free format: no length to find the next frame with
+        following = _mpeg_frame(data, at + frame.length)
+        if following is not None and _same_stream(frame, following):
+            detected = _mpeg_label(frame) + (f"; first frame at byte {base + at})" if at else ")")
+            return _Content(MediaFormat.MP3, detected)
+    return None
 
 
 def _sniff_id3(probe: _Probe) -> _Content:
@@ -1054,7 +1218,8 @@ def _sniff_id3(probe: _Probe) -> _Content:
             return _Content(
                 MediaFormat.MP3, "mp3 (ID3 tag)", "The MP3 file is corrupt: invalid ID3 tag."
             )
-        # The tag size is a syncsafe integer: 7 bits per byte.
+        # "ID3", version (2 bytes), flags, then a syncsafe size (7 bits per
+        # byte) that excludes the 10-byte header and the footer (flag 0x10).
         body = (tag[6] << 21) | (tag[7] << 14) | (tag[8] << 7) | tag[9]
         footer = 10 if tag[5] & 0x10 else 0
         off += 10 + body + footer
@@ -1064,15 +1229,20 @@ def _sniff_id3(probe: _Probe) -> _Content:
         return _Content(
             MediaFormat.MP3, "mp3 (ID3 tag only)", "The MP3 file has an ID3 tag but no audio."
         )
-    window = probe.at(off, _MP3_SYNC_WINDOW)
+    # Taggers put ID3v2 in front of FLAC too, and ffmpeg skips it. Four bytes
+    # first, so that a big tag leaves the budget for the FLAC headers.
+    if probe.at(off, 4) == b"fLaC":
+        return _sniff_flac(probe, off)
+    # Encoders and taggers may pad between the tag and the first frame: search
+    # as far as the budget lets us.
+    window = probe.at(off, MAX_PROBE_BYTES)
     if not window:
         return _Content(MediaFormat.MP3, "mp3 (ID3 tag)")  # audio beyond the budget
-    # Encoders may pad between the tag and the first frame.
-    for skip in range(len(window) - 3):
-        if window[skip] == 0xFF:
-            found = _sniff_mpeg_audio(probe, off + skip, window[skip:])
-            if found is not None and found.family is MediaFormat.MP3:
-                return found
+    found = _sniff_mpeg_audio(probe, off, window)
+    if found is None or found.family is not MediaFormat.MP3:
+        found = _scan_mpeg_audio(window, off)
+    if found is not None:
+        return found
     if len(window) < 4 and off + len(window) >= size:
         return _Content(
             MediaFormat.MP3, "mp3 (ID3 tag)", "The MP3 file has an ID3 tag but no audio."
