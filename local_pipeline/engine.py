@@ -10,6 +10,7 @@ check file Transcribe writes first), marks the job COMPLETED or FAILED, and send
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from moto.transcribe.models import FakeTranscriptionJob, transcribe_backends
 from local_pipeline.cloud import LocalCloud
 from local_pipeline.speech import MediaDecodeError, SpeechRecogniser
 from local_pipeline.transcribe_json import transcript_document
+from local_pipeline.transcribe_model import realistic_transcribe, written_keys
 
 JOB_MODEL = "transcribe::transcriptionjob"
 Activity = Callable[[str], None]
@@ -33,22 +35,6 @@ Activity = Callable[[str], None]
 def _split_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
-
-
-_moto_response_object = FakeTranscriptionJob.response_object
-
-
-def _response_with_failure_reason(job: FakeTranscriptionJob, response_type: str) -> dict[str, Any]:
-    response: dict[str, Any] = _moto_response_object(job, response_type)
-    if response_type == "GET" and job.failure_reason:
-        response["TranscriptionJob"]["FailureReason"] = job.failure_reason
-    return response
-
-
-def _report_failure_reasons(enabled: bool) -> None:
-    """moto's GetTranscriptionJob leaves FailureReason out; Transcribe's does not."""
-    replacement: Any = _response_with_failure_reason if enabled else _moto_response_object
-    FakeTranscriptionJob.response_object = replacement  # type: ignore[method-assign]
 
 
 class LocalTranscribeEngine:
@@ -66,6 +52,7 @@ class LocalTranscribeEngine:
         self._on_activity = on_activity or (lambda _message: None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._realism = contextlib.ExitStack()
         self.completed: list[str] = []
         self.failed: list[str] = []
 
@@ -79,7 +66,7 @@ class LocalTranscribeEngine:
     def start(self) -> None:
         # Jobs no longer advance on each GetTranscriptionJob: this engine moves them.
         state_manager.set_transition(JOB_MODEL, {"progression": "manual", "times": 10**9})
-        _report_failure_reasons(True)
+        self._realism.enter_context(realistic_transcribe())
         self._thread = threading.Thread(target=self._run, name="local-transcribe", daemon=True)
         self._thread.start()
 
@@ -89,7 +76,7 @@ class LocalTranscribeEngine:
             self._thread.join(timeout=120)
             self._thread = None
         state_manager.unset_transition(JOB_MODEL)
-        _report_failure_reasons(False)
+        self._realism.close()
 
     def _jobs(self) -> dict[str, FakeTranscriptionJob]:
         jobs: dict[str, FakeTranscriptionJob] = transcribe_backends[self._account_id][
@@ -158,12 +145,11 @@ class LocalTranscribeEngine:
         folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
         # Transcribe checks it may write before the job; nothing may react to this file.
         s3.put_object(Bucket=bucket, Key=f"{folder}.write_access_check_file.temp", Body=b"")
-        s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
-            ContentType="application/json",
-        )
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        # With PII redaction Transcribe writes redacted-<name> (and the plain name only for
+        # redacted_and_unredacted). The local engine finds no PII: both hold the same words.
+        for written in written_keys(job, key).values():
+            s3.put_object(Bucket=bucket, Key=written, Body=body, ContentType="application/json")
         job.transcript = {
             "TranscriptFileUri": f"https://s3.{self._region}.amazonaws.com/{bucket}/{key}"
         }

@@ -1,5 +1,9 @@
 """Handlers run as Lambda runs them: code from CodeUri, layer on the path, the
-environment template.yaml declares, and moto in place of S3 and Transcribe."""
+environment template.yaml declares, and moto in place of S3 and Transcribe — moto made
+to answer as AWS does where it matters: every call a function makes is checked against
+that function's own role in template.yaml (403 for a missing key without s3:ListBucket,
+local_pipeline.iam), and Transcribe reports redacted output, FailureReason and its
+concurrent-job quota (local_pipeline.transcribe_model)."""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
+from local_pipeline.iam import Account, Denial, RoleEnforcer, moto_object_exists, role_of_function
 from local_pipeline.invoke import LocalLambdaContext, function_environment, load_handler
 from local_pipeline.template import Template
+from local_pipeline.transcribe_model import realistic_transcribe, written_keys
 from tests.conftest import EVENTS, REPO
 
 STACK_NAME = "transcription-pipeline"
@@ -28,12 +34,49 @@ class Stack:
     transcribe: Any
     input_bucket: str
     output_bucket: str
+    enforcer: RoleEnforcer
 
     def invoke(self, logical_id: str, event: dict[str, Any], **env: str) -> Any:
+        """Run a function as Lambda would, with its role's permissions enforced."""
         spec = self.template.function(logical_id)
-        with function_environment(spec, env):
+        role = role_of_function(self.template, logical_id)
+        with function_environment(spec, env), self.enforcer.acting_as(role):
             handler = load_handler(spec)
             return handler(copy.deepcopy(event), LocalLambdaContext(function_name=logical_id))
+
+    def take_denials(self) -> list[Denial]:
+        """The calls the roles refused so far (a test that expects some takes them)."""
+        denials, self.enforcer.denials[:] = list(self.enforcer.denials), []
+        return denials
+
+    def job_name_of(self, key: str) -> str:
+        """The job the pipeline names for the object under ``key`` now (as S3 sees it)."""
+        from transcription_pipeline.aws import ObjectStore
+        from transcription_pipeline.naming import S3Location, job_name_for
+
+        head = ObjectStore(self.s3).head(S3Location(self.input_bucket, key))
+        assert head is not None, f"no object {key}"
+        prefix = self.template.function("StartTranscriptionFunction").environment["JOB_NAME_PREFIX"]
+        return job_name_for(prefix, S3Location(self.input_bucket, key), head.revision)
+
+    def complete_job(self, job_name: str, transcript: bytes) -> dict[str, Any]:
+        """What Transcribe does: write the transcript file(s) the job's settings call for
+        (``redacted-<name>`` with PII redaction), then finish the job."""
+        job = self.transcribe_backend().transcriptions[job_name]
+        for key in written_keys(job, job.output_key).values():
+            self.s3.put_object(Bucket=self.output_bucket, Key=key, Body=transcript)
+        return self.finish_job(job_name)
+
+    def fail_job(self, job_name: str, reason: str) -> None:
+        """A job Transcribe failed (moto never fails one)."""
+        job = self.transcribe_backend().transcriptions[job_name]
+        job.status = "FAILED"
+        job.failure_reason = reason
+
+    def transcribe_backend(self) -> Any:
+        from moto.transcribe.models import transcribe_backends
+
+        return transcribe_backends[self.template.account_id][self.template.region]
 
     def output(self, key: str) -> bytes:
         body: bytes = self.s3.get_object(Bucket=self.output_bucket, Key=key)["Body"].read()
@@ -62,13 +105,26 @@ def load_event(name: str) -> dict[str, Any]:
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     template = Template(REPO / "template.yaml", stack_name=STACK_NAME)
-    with mock_aws():
+    enforcer = RoleEnforcer(
+        Account(template.account_id, template.region), moto_object_exists(template.account_id)
+    )
+    with mock_aws(), realistic_transcribe():
+        # Inside the mock: moto swaps boto3's default session, which the handlers use.
+        uninstall = enforcer.install(boto3._get_default_session().events)
         s3 = boto3.client("s3")
         input_bucket = template.physical_name("InputBucket")
         output_bucket = template.physical_name("OutputBucket")
         for bucket in (input_bucket, output_bucket):
             s3.create_bucket(Bucket=bucket)
-        yield Stack(template, s3, boto3.client("transcribe"), input_bucket, output_bucket)
+        try:
+            yield Stack(
+                template, s3, boto3.client("transcribe"), input_bucket, output_bucket, enforcer
+            )
+        finally:
+            uninstall()
+    # A refused call can hide behind error handling (reconciliation isolates items):
+    # every refusal a test did not take fails it, naming the missing permission.
+    assert not enforcer.denials, "IAM refused: " + "; ".join(map(str, enforcer.denials))
 
 
 @pytest.fixture

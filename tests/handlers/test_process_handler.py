@@ -15,7 +15,6 @@ from transcription_pipeline.process import JobNotFinished
 
 START = "StartTranscriptionFunction"
 PROCESS = "ProcessTranscriptFunction"
-JOB = "transcription-pipeline.My-Talk.1615274bbcc13e72"  # the job of events/s3-put.json
 OUTPUT_PREFIX = "uploads/My Talk.mp4/"
 SIX_FILES = [
     "subtitles.srt",
@@ -27,18 +26,30 @@ SIX_FILES = [
 ]
 
 
-def start_sample_job(stack: Stack) -> None:
+def start_sample_job(stack: Stack, **env: str) -> None:
     body = (MEDIA / "video.mp4").read_bytes()
     stack.s3.put_object(Bucket=stack.input_bucket, Key="uploads/My Talk.mp4", Body=body)
-    assert stack.invoke(START, load_event("s3-put.json")) == {"started": 1}
+    assert stack.invoke(START, load_event("s3-put.json"), **env) == {"started": 1}
 
 
-def complete_sample_job(stack: Stack, fixture: str) -> bytes:
+def sample_job(stack: Stack) -> str:
+    """The name of the one job these tests start (it depends on the upload's time)."""
+    (summary,) = stack.transcribe.list_transcription_jobs()["TranscriptionJobSummaries"]
+    return str(summary["TranscriptionJobName"])
+
+
+def job_event(stack: Stack, file_name: str = "transcribe-completed.json") -> dict[str, Any]:
+    """A sample completion event from events/, for the sample job."""
+    event = load_event(file_name)
+    event["detail"]["TranscriptionJobName"] = sample_job(stack)
+    return event
+
+
+def complete_sample_job(stack: Stack, fixture: str, **env: str) -> bytes:
     """What Transcribe would do: write its JSON at the job's output key and finish."""
     raw = (TRANSCRIPTS / fixture).read_bytes()
-    start_sample_job(stack)
-    stack.s3.put_object(Bucket=stack.output_bucket, Key=f"_transcribe/{JOB}.json", Body=raw)
-    stack.finish_job(JOB)
+    start_sample_job(stack, **env)
+    stack.complete_job(sample_job(stack), raw)
     return raw
 
 
@@ -53,15 +64,15 @@ def outputs(stack: Stack) -> dict[str, bytes]:
 def test_completed_event_publishes_six_outputs(stack: Stack) -> None:
     raw = complete_sample_job(stack, "03-speaker-identification.json")
 
-    result = stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    result = stack.invoke(PROCESS, job_event(stack))
 
-    assert result == {"outcome": "published", "job_name": JOB}
+    assert result == {"outcome": "published", "job_name": sample_job(stack)}
     files = outputs(stack)
     assert sorted(files) == SIX_FILES
     assert files["transcript.json"] == raw  # byte for byte
     summary = json.loads(files["summary.json"])
     assert summary["source"] == {"bucket": stack.input_bucket, "key": "uploads/My Talk.mp4"}
-    assert summary["job_name"] == JOB
+    assert summary["job_name"] == sample_job(stack)
     assert summary["language_code"] == "en-US"  # from the job: this transcript has none
     spoken = [
         item for item in json.loads(raw)["results"]["items"] if item["type"] == "pronunciation"
@@ -78,7 +89,7 @@ def test_completed_event_publishes_six_outputs(stack: Stack) -> None:
 
 def test_outputs_carry_content_types(stack: Stack) -> None:
     complete_sample_job(stack, "01-plain.json")
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
 
     def content_type(name: str) -> str:
         head = stack.s3.head_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + name)
@@ -92,18 +103,20 @@ def test_outputs_carry_content_types(stack: Stack) -> None:
 def test_processing_the_same_event_twice_gives_the_same_objects(stack: Stack) -> None:
     complete_sample_job(stack, "03-speaker-identification.json")
 
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
     first = outputs(stack)
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
 
     assert outputs(stack) == first
 
 
 def test_created_at_is_the_job_completion_time(stack: Stack) -> None:
     complete_sample_job(stack, "01-plain.json")
-    job = stack.transcribe.get_transcription_job(TranscriptionJobName=JOB)["TranscriptionJob"]
+    job = stack.transcribe.get_transcription_job(TranscriptionJobName=sample_job(stack))[
+        "TranscriptionJob"
+    ]
 
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
 
     created_at = json.loads(stack.output(OUTPUT_PREFIX + "summary.json"))["created_at"]
     parsed = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
@@ -113,7 +126,7 @@ def test_created_at_is_the_job_completion_time(stack: Stack) -> None:
 def test_empty_transcript_still_gives_six_files(stack: Stack) -> None:
     complete_sample_job(stack, "v4-empty.json")
 
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
 
     files = outputs(stack)
     assert sorted(files) == SIX_FILES
@@ -129,16 +142,16 @@ def test_success_replaces_an_earlier_error_record(stack: Stack) -> None:
     stack.s3.put_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + "error.json", Body=b"{}")
     complete_sample_job(stack, "01-plain.json")
 
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
 
     assert sorted(outputs(stack)) == SIX_FILES
 
 
-def failed_job_answer(reason: str) -> dict[str, Any]:
+def failed_job_answer(job_name: str, reason: str) -> dict[str, Any]:
     """GetTranscriptionJob as Transcribe answers for a failed job (moto never fails one)."""
     return {
         "TranscriptionJob": {
-            "TranscriptionJobName": JOB,
+            "TranscriptionJobName": job_name,
             "TranscriptionJobStatus": "FAILED",
             "FailureReason": reason,
             "Media": {
@@ -154,9 +167,11 @@ def test_failed_event_writes_error_json_with_the_reason(stack: Stack, fake_aws_a
     start_sample_job(stack)
     stack.s3.put_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + "summary.md", Body=b"old")
     reason = "Unsupported media format: the media file has no audio stream."
-    fake_aws_answer("transcribe", "GetTranscriptionJob", 200, failed_job_answer(reason))
+    fake_aws_answer(
+        "transcribe", "GetTranscriptionJob", 200, failed_job_answer(sample_job(stack), reason)
+    )
 
-    result = stack.invoke(PROCESS, load_event("transcribe-failed.json"))
+    result = stack.invoke(PROCESS, job_event(stack, "transcribe-failed.json"))
 
     assert result["outcome"] == "failure_recorded"
     assert sorted(outputs(stack)) == ["error.json"]  # the stale output went too
@@ -166,7 +181,7 @@ def test_failed_event_writes_error_json_with_the_reason(stack: Stack, fake_aws_a
     assert record["reason"] == (
         "The file has no audio track to transcribe (a video without sound?)."
     )
-    assert record["job_name"] == JOB
+    assert record["job_name"] == sample_job(stack)
     assert record["created_at"] == "2026-11-24T10:03:00Z"
 
 
@@ -210,7 +225,7 @@ def test_job_not_yet_finished_is_raised_for_retry(stack: Stack) -> None:
     start_sample_job(stack)  # moto reports the job QUEUED on the first look
 
     with pytest.raises(JobNotFinished, match="QUEUED"):
-        stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+        stack.invoke(PROCESS, job_event(stack))
     assert stack.output_keys() == []
 
 
@@ -220,7 +235,7 @@ def test_logs_carry_counts_but_never_transcript_text(
     raw = complete_sample_job(stack, "03-speaker-identification.json")
     caplog.clear()
 
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
 
     # Format records as Powertools writes them to CloudWatch: message plus every extra key.
     formatter = LambdaPowertoolsFormatter()
@@ -238,15 +253,17 @@ def test_logs_carry_counts_but_never_transcript_text(
 
 def test_outputs_carry_the_source_revision_and_job(stack: Stack) -> None:
     complete_sample_job(stack, "01-plain.json")
+    uploaded = stack.s3.head_object(Bucket=stack.input_bucket, Key="uploads/My Talk.mp4")
+    # video.mp4's eTag and the upload's time: identical bytes uploaded later are a new revision
+    revision = "7372c15e30c9f4dbbd8fa2cecd611189@" + uploaded["LastModified"].strftime(
+        "%Y%m%dT%H%M%SZ"
+    )
 
-    stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    stack.invoke(PROCESS, job_event(stack))
 
     for name in SIX_FILES:
         head = stack.s3.head_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + name)
-        assert head["Metadata"] == {
-            "source-revision": "7372c15e30c9f4dbbd8fa2cecd611189",  # video.mp4's eTag
-            "job-name": JOB,
-        }
+        assert head["Metadata"] == {"source-revision": revision, "job-name": sample_job(stack)}
 
 
 def test_a_late_answer_for_replaced_content_is_not_published(stack: Stack) -> None:
@@ -259,7 +276,7 @@ def test_a_late_answer_for_replaced_content_is_not_published(stack: Stack) -> No
         Body=(MEDIA / "faststart.mp4").read_bytes(),
     )
 
-    result = stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    result = stack.invoke(PROCESS, job_event(stack))
 
     assert result["outcome"] == "superseded"
     assert outputs(stack) == {}
@@ -269,7 +286,7 @@ def test_an_answer_is_still_written_when_the_source_was_deleted(stack: Stack) ->
     complete_sample_job(stack, "01-plain.json")
     stack.s3.delete_object(Bucket=stack.input_bucket, Key="uploads/My Talk.mp4")
 
-    result = stack.invoke(PROCESS, load_event("transcribe-completed.json"))
+    result = stack.invoke(PROCESS, job_event(stack))
 
     assert result["outcome"] == "published"
     assert sorted(outputs(stack)) == SIX_FILES

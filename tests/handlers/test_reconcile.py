@@ -7,14 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from local_pipeline.iam import role_of_function
 from tests.conftest import MEDIA, TRANSCRIPTS
 from tests.handlers.conftest import Stack, load_event
 from tests.handlers.test_process_handler import (
-    JOB,
     OUTPUT_PREFIX,
     SIX_FILES,
     complete_sample_job,
+    job_event,
     outputs,
+    sample_job,
 )
 from transcription_pipeline.aws import ObjectStore, TranscribeJobs
 from transcription_pipeline.config import load_settings
@@ -39,12 +41,13 @@ def run_reconcile_later(stack: Stack, hours: float = 2) -> dict[str, int]:
     """The use case as the scheduled function runs it, with the clock moved forward so
     that uploads made a moment ago count as old (moto stamps objects with 'now')."""
     environment = stack.template.function(RECONCILE).environment
-    report = reconcile(
-        load_settings(environment),
-        ObjectStore(stack.s3),
-        TranscribeJobs(stack.transcribe),
-        now=datetime.now(UTC) + timedelta(hours=hours),
-    )
+    with stack.enforcer.acting_as(role_of_function(stack.template, RECONCILE)):
+        report = reconcile(
+            load_settings(environment),
+            ObjectStore(stack.s3),
+            TranscribeJobs(stack.transcribe),
+            now=datetime.now(UTC) + timedelta(hours=hours),
+        )
     return report.as_dict()
 
 
@@ -57,12 +60,12 @@ def test_lost_completion_event_is_processed_by_the_schedule(stack: Stack) -> Non
     assert counts["jobs_published"] == 1
     assert sorted(outputs(stack)) == SIX_FILES
     summary = json.loads(stack.output(OUTPUT_PREFIX + "summary.json"))
-    assert summary["job_name"] == JOB
+    assert summary["job_name"] == sample_job(stack)
 
 
 def test_a_job_with_its_record_is_left_alone(stack: Stack) -> None:
     complete_sample_job(stack, "01-plain.json")
-    stack.invoke("ProcessTranscriptFunction", load_event("transcribe-completed.json"))
+    stack.invoke("ProcessTranscriptFunction", job_event(stack))
     before = outputs(stack)
 
     counts = stack.invoke(RECONCILE, SCHEDULED_EVENT)

@@ -27,7 +27,8 @@ def test_sample_put_event_key_is_decoded() -> None:
     assert upload.key == "uploads/My Talk.mp4"
     assert upload.bucket == "transcription-pipeline-input-123456789012-us-east-1"
     assert upload.size == 7796
-    assert upload.revision == "7372c15e30c9f4dbbd8fa2cecd611189"
+    assert upload.etag == "7372c15e30c9f4dbbd8fa2cecd611189"
+    assert upload.version_id is None
 
 
 @pytest.mark.parametrize(
@@ -46,12 +47,19 @@ def test_keys_are_decoded_like_s3_encodes_them(encoded: str, decoded: str) -> No
     assert parse_upload(record).key == decoded
 
 
-def test_version_id_is_the_revision_when_present() -> None:
+def test_version_id_is_kept_when_present() -> None:
     record = sample("s3-put.json")["Records"][0]
     record["s3"]["object"]["versionId"] = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
     upload = parse_upload(record)
     assert upload.version_id == "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
-    assert upload.revision == upload.version_id
+
+
+def test_version_id_null_of_a_suspended_bucket_is_no_version() -> None:
+    # S3 sends the string "null" for objects written while versioning is suspended;
+    # HEAD then reports no version, so the event must not name one either.
+    record = sample("s3-put.json")["Records"][0]
+    record["s3"]["object"]["versionId"] = "null"
+    assert parse_upload(record).version_id is None
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +18,7 @@ from transcription_pipeline.naming import (
     parse_s3_uri,
     parse_transcript_uri,
     raw_output_key,
+    revision_of,
 )
 
 PREFIX = "transcription-pipeline."
@@ -240,3 +242,26 @@ def test_the_folder_is_deterministic() -> None:
 def test_an_output_name_that_cannot_fit_is_refused() -> None:
     with pytest.raises(ValueError, match="too long"):
         output_key("k" * 2000, "n" * 20)
+
+
+def test_identical_bytes_uploaded_again_are_a_new_revision() -> None:
+    first = revision_of("7372c15e", None, datetime(2026, 11, 24, 10, 3, 0, tzinfo=UTC))
+    again = revision_of("7372c15e", None, datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))
+    location = S3Location("in", "talk.mp4")
+
+    assert first == "7372c15e@20261124T100300Z"
+    assert first != again
+    assert job_name_for("p.", location, first) != job_name_for("p.", location, again)
+
+
+def test_a_version_id_is_the_revision_whatever_the_time() -> None:
+    moment = datetime(2026, 11, 24, 10, 3, 0, 999, tzinfo=UTC)
+    assert revision_of("7372c15e", "v1", moment) == "v1"
+    assert revision_of("7372c15e", None, moment) == revision_of(
+        "7372c15e", None, moment.replace(microsecond=0)
+    )
+
+
+def test_an_unversioned_revision_needs_the_upload_time() -> None:
+    with pytest.raises(ValueError, match="Last-Modified"):
+        revision_of("7372c15e", None, None)

@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from transcription_pipeline.naming import S3Location
+from transcription_pipeline.naming import S3Location, revision_of
 from transcription_pipeline.records import json_bytes
 
 if TYPE_CHECKING:
@@ -41,7 +41,13 @@ def _error_code(error: ClientError) -> str:
 
 
 class ObjectGone(Exception):
-    """The object (or the version the event named) no longer exists."""
+    """The object (or the version the event named) no longer exists.
+
+    S3 says so with 404 only to a caller that may ``s3:ListBucket`` the bucket; to anyone
+    else a missing key is 403 AccessDenied, indistinguishable from a real refusal (S3 API
+    reference, GetObject/HeadObject "Permissions"). The template grants ListBucket where a
+    function must tell "missing" apart, and a 403 is always raised as the error it is.
+    """
 
 
 class JobRefused(Exception):
@@ -52,12 +58,19 @@ class JobRefused(Exception):
 class ObjectHead:
     etag: str  # without quotes, as S3 events carry it
     version_id: str | None
+    last_modified: datetime
     metadata: dict[str, str]
 
     @property
     def revision(self) -> str:
-        """What a job name is derived from: the versionId if any, else the eTag."""
-        return self.version_id or self.etag
+        """What a job name and the records derive from (see ``naming.revision_of``)."""
+        return revision_of(self.etag, self.version_id, self.last_modified)
+
+
+@dataclass(frozen=True)
+class RangeRead:
+    data: bytes
+    last_modified: datetime  # of the object version read: part of its revision
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,9 @@ class TranscriptionJob:
     name: str
     status: str
     media_uri: str | None
-    transcript_uri: str | None
+    transcript_uri: str | None  # the unredacted transcript, when Transcribe wrote one
+    redacted_transcript_uri: str | None
+    redacts_pii: bool  # the job ran with ContentRedaction: only the redacted file may be used
     failure_reason: str | None
     language_code: str | None
     language_score: float | None
@@ -95,15 +110,13 @@ class ObjectStore:
         *,
         version_id: str | None = None,
         etag: str | None = None,
-    ) -> bytes:
+    ) -> RangeRead:
         """Bytes ``offset .. offset+length-1`` of exactly the object version an event named.
 
         With a versionId we read that version; otherwise the eTag guards the read, so a
         newer upload under the same key raises ObjectGone instead of being validated in
         place of the one the event described (its own event will follow).
         """
-        if length <= 0:
-            return b""
         request: dict[str, Any] = {
             "Bucket": location.bucket,
             "Key": location.key,
@@ -114,13 +127,14 @@ class ObjectStore:
         elif etag:
             request["IfMatch"] = etag if etag.startswith('"') else f'"{etag}"'
         try:
-            body = self._s3.get_object(**request)["Body"].read()
+            response = self._s3.get_object(**request)
         except ClientError as error:
             if _error_code(error) in ("NoSuchKey", "NoSuchVersion", "PreconditionFailed", "404"):
                 raise ObjectGone(location.uri) from error
             raise
+        body = response["Body"].read()
         self.bytes_read += len(body)
-        return body
+        return RangeRead(body, response["LastModified"])
 
     def read_all(self, location: S3Location) -> bytes:
         try:
@@ -142,6 +156,7 @@ class ObjectStore:
         return ObjectHead(
             etag=str(response.get("ETag", "")).strip('"'),
             version_id=version_id if version_id and version_id != "null" else None,
+            last_modified=response["LastModified"],
             metadata=dict(response.get("Metadata", {})),
         )
 
@@ -248,11 +263,14 @@ class TranscribeJobs:
                 return None
             raise
         score = job.get("IdentifiedLanguageScore")
+        transcript = job.get("Transcript", {})
         return TranscriptionJob(
             name=job.get("TranscriptionJobName", name),
             status=job.get("TranscriptionJobStatus", ""),
             media_uri=job.get("Media", {}).get("MediaFileUri"),
-            transcript_uri=job.get("Transcript", {}).get("TranscriptFileUri"),
+            transcript_uri=transcript.get("TranscriptFileUri"),
+            redacted_transcript_uri=transcript.get("RedactedTranscriptFileUri"),
+            redacts_pii=bool(job.get("ContentRedaction", {}).get("RedactionType")),
             failure_reason=job.get("FailureReason"),
             language_code=job.get("LanguageCode"),
             language_score=float(score) if score is not None else None,

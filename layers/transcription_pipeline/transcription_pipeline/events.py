@@ -41,6 +41,15 @@ def _mapping(mapping: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
+def _real_version(version_id: object) -> str | None:
+    """S3 sends versionId "null" for objects written while versioning is suspended: no
+    version to read by, and HEAD reports none either (S3 user guide, "Working with
+    objects in a versioning-suspended bucket")."""
+    if not isinstance(version_id, str) or version_id in ("", "null"):
+        return None
+    return version_id
+
+
 def parse_upload(record: Mapping[str, Any]) -> Upload:
     """One S3 event record as an Upload; raises MalformedEvent."""
     if not isinstance(record, Mapping):
@@ -57,7 +66,7 @@ def parse_upload(record: Mapping[str, Any]) -> Upload:
         key=unquote_plus(_text(obj, "key")),
         size=size,
         etag=str(obj.get("eTag") or ""),
-        version_id=version_id if isinstance(version_id, str) and version_id else None,
+        version_id=_real_version(version_id),
         event_time=str(record.get("eventTime") or ""),
     )
 

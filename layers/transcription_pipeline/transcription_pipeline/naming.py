@@ -11,6 +11,7 @@ import posixpath
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 MAX_JOB_NAME_LENGTH = 200
@@ -54,11 +55,30 @@ def _readable_stem(key: str) -> str:
     return _UNSAFE_RUN.sub("-", ascii_stem).strip("-._")
 
 
+def revision_of(etag: str, version_id: str | None, last_modified: datetime | None) -> str:
+    """What one upload of an object is told apart by: its job name and records derive from it.
+
+    With versioning, every upload gets a new versionId. Without it, the eTag alone would
+    make identical bytes uploaded again look like the first upload, so a re-upload after
+    a failed job (or after its outputs were deleted, or after the stack was redeployed:
+    Transcribe keeps job names taken for 90 days) would be ignored as a duplicate. The
+    object's Last-Modified time, which S3 sets on every upload and which HEAD, GET and
+    LIST all report (to the second), tells those uploads apart; a duplicate delivery of
+    one event still reads the same object and gets the same revision.
+    """
+    if version_id:
+        return version_id
+    if last_modified is None:
+        raise ValueError("an unversioned object's revision needs its Last-Modified time")
+    stamp = last_modified.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{etag}@{stamp}"
+
+
 def job_name_for(prefix: str, source: S3Location, revision: str) -> str:
     """A job name unique to one version of one object, recognisable by its file name.
 
-    ``revision`` is the object's versionId when the bucket is versioned, else its eTag,
-    so a re-upload with new content gets a new job and a duplicate event does not.
+    ``revision`` comes from ``revision_of``, so every new upload gets a new job and a
+    duplicate event does not.
     """
     digest = hashlib.sha256(
         "\n".join((source.bucket, source.key, revision)).encode("utf-8")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from transcription_pipeline.aws import ObjectStore, TranscribeJobs, TranscriptionJob
+from transcription_pipeline.aws import ObjectGone, ObjectStore, TranscribeJobs, TranscriptionJob
 from transcription_pipeline.config import Settings
 from transcription_pipeline.naming import (
     SUBTITLES_SRT,
@@ -100,6 +100,17 @@ def _with_job_facts(transcript: Transcript, job: TranscriptionJob) -> Transcript
     )
 
 
+def publishable_transcript_uri(job: TranscriptionJob) -> str | None:
+    """The transcript to publish: with PII redaction only ever the redacted one.
+
+    Transcribe reports it at RedactedTranscriptFileUri; TranscriptFileUri is then absent
+    (RedactionOutput=redacted) or the *unredacted* file (redacted_and_unredacted).
+    """
+    if job.redacts_pii:
+        return job.redacted_transcript_uri
+    return job.transcript_uri
+
+
 def process_job(
     job_name: str,
     settings: Settings,
@@ -135,11 +146,42 @@ def process_job(
         )
         publish_error(store, settings.output_bucket, source.key, record, metadata)
         return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
-    if job.status != "COMPLETED" or not job.transcript_uri:
+    if job.status != "COMPLETED":
         raise JobNotFinished(f"job {job.name} is {job.status or 'in an unknown state'}")
+    transcript_uri = publishable_transcript_uri(job)
+    if transcript_uri is None:
+        record = failure_record(
+            source,
+            job_name=job.name,
+            failure_reason=(
+                "Amazon Transcribe reported no redacted transcript for a job with PII "
+                "redaction; the unredacted one is never published."
+                if job.redacts_pii
+                else "Amazon Transcribe reported no transcript file for the job."
+            ),
+            stage="processing",
+            occurred_at=created_at,
+        )
+        publish_error(store, settings.output_bucket, source.key, record, metadata)
+        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
 
-    transcript_location = parse_transcript_uri(job.transcript_uri)
-    raw = store.read_all(transcript_location)
+    try:
+        raw = store.read_all(parse_transcript_uri(transcript_uri))
+    except ObjectGone:
+        # The raw output expires (RawTranscriptRetentionDays); a retry cannot bring it back.
+        record = failure_record(
+            source,
+            job_name=job.name,
+            failure_reason=(
+                "Transcribe's output file no longer exists (the raw output under "
+                f"{settings.raw_output_prefix} expires after a set number of days). "
+                "Upload the file again to transcribe it anew."
+            ),
+            stage="processing",
+            occurred_at=created_at,
+        )
+        publish_error(store, settings.output_bucket, source.key, record, metadata)
+        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
     try:
         transcript = _with_job_facts(parse_transcript(raw), job)
     except TranscriptFormatError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from transcription_pipeline.aws import JobRefused, ObjectGone, ObjectStore, TranscribeJobs
@@ -14,6 +15,7 @@ from transcription_pipeline.naming import (
     is_transcribe_check_file,
     job_name_for,
     raw_output_key,
+    revision_of,
 )
 from transcription_pipeline.publish import publish_error, record_metadata
 from transcription_pipeline.records import failure_record, rejection_record
@@ -33,10 +35,6 @@ class Upload:
     @property
     def location(self) -> S3Location:
         return S3Location(self.bucket, self.key)
-
-    @property
-    def revision(self) -> str:
-        return self.version_id or self.etag
 
 
 class StartOutcome(enum.StrEnum):
@@ -114,19 +112,31 @@ def start_transcription(
         return StartResult(StartOutcome.SKIPPED)
 
     bytes_before = store.bytes_read
+    last_modified: list[datetime] = []  # of the version read; the event does not carry it
 
     def read(offset: int, length: int) -> bytes:
-        return store.read_range(
+        if length <= 0:
+            return b""
+        chunk = store.read_range(
             upload.location, offset, length, version_id=upload.version_id, etag=upload.etag
         )
+        last_modified[:1] = [chunk.last_modified]
+        return chunk.data
 
     try:
         check = _reserved_key_check(upload.key, settings) or check_media(
             upload.key, upload.size, read
         )
+        if not last_modified and not upload.version_id:
+            # Nothing read (an empty or a reserved object): its upload time from S3.
+            head = store.head(upload.location)
+            if head is None or head.etag != upload.etag.strip('"'):
+                raise ObjectGone(upload.location.uri)
+            last_modified.append(head.last_modified)
     except ObjectGone:
         return StartResult(StartOutcome.GONE, bytes_read=store.bytes_read - bytes_before)
     bytes_read = store.bytes_read - bytes_before
+    revision = revision_of(upload.etag, upload.version_id, next(iter(last_modified), None))
 
     if check.media_format is None:
         record = rejection_record(
@@ -135,13 +145,13 @@ def start_transcription(
             reason=check.reason or "The file is not a supported audio or video format.",
             detected=check.detected,
             occurred_at=upload.event_time,
-            revision=upload.revision,
+            revision=revision,
         )
-        metadata = record_metadata(upload.revision, None)
+        metadata = record_metadata(revision, None)
         publish_error(store, settings.output_bucket, upload.key, record, metadata)
         return StartResult(StartOutcome.REJECTED, check=check, bytes_read=bytes_read)
 
-    job_name = job_name_for(settings.job_name_prefix, upload.location, upload.revision)
+    job_name = job_name_for(settings.job_name_prefix, upload.location, revision)
     request = build_job_request(settings, upload.location, check.media_format, job_name)
     try:
         started = jobs.start(request)
@@ -153,7 +163,7 @@ def start_transcription(
             stage="start",
             occurred_at=upload.event_time,
         )
-        metadata = record_metadata(upload.revision, job_name)
+        metadata = record_metadata(revision, job_name)
         publish_error(store, settings.output_bucket, upload.key, record, metadata)
         return StartResult(StartOutcome.REFUSED, job_name, check, bytes_read)
     outcome = StartOutcome.STARTED if started else StartOutcome.ALREADY_STARTED

@@ -1,0 +1,344 @@
+"""IAM as AWS enforces it, for the functions' own roles: moto enforces none of it.
+
+Every S3 and Transcribe call a function makes (in the handler tests and in the local
+cloud) is turned into the IAM request AWS would authorise — action, resource ARN and
+condition keys, from the Service Authorization Reference — and evaluated against that
+function's role policies as template.yaml defines them. A call the role does not allow
+fails with AccessDenied, as in AWS, and is recorded so a test can name the missing
+permission even where the code handles the error.
+
+S3 also answers HeadObject/GetObject of a missing key with 403 instead of 404 when the
+caller may not ``s3:ListBucket`` the bucket (S3 API reference, HeadObject and GetObject,
+"Permissions"); moto always says 404, so that is modelled here too.
+
+Why not a library: moto's own IAM code (``moto.iam.access_control``) ignores resource
+ARNs for most services and treats a condition that does not match as an explicit deny,
+and principalmapper 1.1.5 (NCC Group's PMapper, whose local simulator is the most complete
+one on PyPI) no longer imports on Python 3.10+. The evaluator below covers the policy
+grammar the template uses and refuses anything else loudly; tests/unit/test_iam.py
+checks it against the evaluation rules of the IAM User Guide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import fnmatch
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+Policy = Mapping[str, Any]
+
+
+class PolicyNotUnderstood(ValueError):
+    """The policy uses grammar this evaluator does not implement (so it cannot judge it)."""
+
+
+@dataclass(frozen=True)
+class IamRequest:
+    action: str  # "s3:GetObject"
+    resource: str  # an ARN, or "*" for actions without resource types
+    context: Mapping[str, str] = field(default_factory=dict)  # condition keys present
+
+    def describe(self) -> str:
+        keys = ", ".join(f"{k}={v}" for k, v in sorted(self.context.items()))
+        return f"{self.action} on {self.resource}" + (f" with {keys}" if keys else "")
+
+
+# -- evaluation ------------------------------------------------------------------------
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """IAM wildcards: ``*`` any run of characters (also across ``/`` and ``:``), ``?`` one."""
+    if ignore_case:
+        pattern, value = pattern.lower(), value.lower()
+    # fnmatch would also read [...] as a character class; IAM has none.
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def _string_match(operator: str, expected: str, actual: str) -> bool:
+    if operator == "StringEquals":
+        return expected == actual
+    if operator == "StringEqualsIgnoreCase":
+        return expected.lower() == actual.lower()
+    if operator in ("StringLike", "ArnLike", "ArnEquals"):
+        return _wildcard(expected, actual)
+    if operator == "Bool":
+        return expected.lower() == actual.lower()
+    raise PolicyNotUnderstood(f"condition operator {operator} is not implemented")
+
+
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
+
+
+def _condition_holds(
+    operator: str, key: str, expected: list[Any], context: Mapping[str, str]
+) -> bool:
+    actual = {k.lower(): v for k, v in context.items()}.get(key.lower())
+    if operator.startswith(("ForAnyValue:", "ForAllValues:")):
+        raise PolicyNotUnderstood(f"set operator {operator} is not implemented")
+    if_exists = operator.endswith("IfExists")
+    base = operator.removesuffix("IfExists")
+    if base == "Null":
+        # {"Null": {"key": "true"}}: the key is absent from the request.
+        return (actual is None) == (str(expected[0]).lower() == "true")
+    if actual is None:
+        # A missing key matches nothing, so a negated operator holds (IAM User Guide,
+        # "Condition operators"); ...IfExists turns the missing key into a match.
+        return if_exists or base in _NEGATED
+    if base in _NEGATED:
+        return not any(_string_match(_NEGATED[base], str(e), actual) for e in expected)
+    return any(_string_match(base, str(e), actual) for e in expected)
+
+
+_STATEMENT_ELEMENTS = {
+    "Sid",
+    "Effect",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+}
+
+
+def statement_applies(statement: Mapping[str, Any], request: IamRequest) -> bool:
+    """Whether one statement's Action, Resource and Condition all cover ``request``."""
+    unknown = set(statement) - _STATEMENT_ELEMENTS
+    if unknown:
+        raise PolicyNotUnderstood(f"statement elements {sorted(unknown)} are not implemented")
+    if "Action" in statement:
+        actions = _as_list(statement["Action"])
+        if not any(_wildcard(str(a), request.action, ignore_case=True) for a in actions):
+            return False
+    else:
+        not_actions = _as_list(statement["NotAction"])
+        if any(_wildcard(str(a), request.action, ignore_case=True) for a in not_actions):
+            return False
+    resources = _as_list(statement.get("Resource", statement.get("NotResource", [])))
+    covered = any(_wildcard(str(r), request.resource) for r in resources)
+    if covered != ("Resource" in statement):
+        return False
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, expected in keys.items():
+            if not _condition_holds(operator, key, _as_list(expected), request.context):
+                return False
+    return True
+
+
+def is_allowed(policies: Sequence[Policy], request: IamRequest) -> bool:
+    """IAM's rule for identity policies: an explicit Deny wins, then any Allow, else deny."""
+    allowed = False
+    for policy in policies:
+        for statement in _as_list(policy["Statement"]):
+            if not statement_applies(statement, request):
+                continue
+            if statement["Effect"] == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+# -- what AWS authorises for each call ---------------------------------------------------
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    region: str
+    partition: str = "aws"
+
+
+def _s3_object(account: Account, bucket: str, key: str) -> str:
+    return f"arn:{account.partition}:s3:::{bucket}/{key}"
+
+
+def iam_requests(
+    service: str, operation: str, params: Mapping[str, Any], account: Account
+) -> list[IamRequest]:
+    """The IAM requests AWS evaluates for one API call (Service Authorization Reference)."""
+    bucket = str(params.get("Bucket", ""))
+    if service == "s3":
+        if operation in ("GetObject", "HeadObject"):
+            # HeadObject is authorised as s3:GetObject; a versioned read as GetObjectVersion.
+            action = "s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"
+            return [IamRequest(action, _s3_object(account, bucket, str(params["Key"])))]
+        if operation == "PutObject":
+            return [IamRequest("s3:PutObject", _s3_object(account, bucket, str(params["Key"])))]
+        if operation == "DeleteObject":
+            return [IamRequest("s3:DeleteObject", _s3_object(account, bucket, str(params["Key"])))]
+        if operation == "DeleteObjects":
+            return [
+                IamRequest("s3:DeleteObject", _s3_object(account, bucket, str(item["Key"])))
+                for item in params["Delete"]["Objects"]
+            ]
+        if operation in ("ListObjectsV2", "ListObjects"):
+            context = {"s3:prefix": str(params.get("Prefix", ""))}
+            if "Delimiter" in params:
+                context["s3:delimiter"] = str(params["Delimiter"])
+            return [IamRequest("s3:ListBucket", f"arn:{account.partition}:s3:::{bucket}", context)]
+    if service == "transcribe":
+        if operation == "StartTranscriptionJob":
+            context = {
+                name: str(params[field_name])
+                for name, field_name in (
+                    ("transcribe:OutputBucketName", "OutputBucketName"),
+                    ("transcribe:OutputKey", "OutputKey"),
+                    ("transcribe:OutputEncryptionKMSKeyId", "OutputEncryptionKMSKeyId"),
+                )
+                if params.get(field_name)
+            }
+            # No resource types for this action: "*" is what AWS evaluates.
+            requests = [IamRequest("transcribe:StartTranscriptionJob", "*", context)]
+            role = params.get("JobExecutionSettings", {}).get("DataAccessRoleArn")
+            if role:
+                requests.append(IamRequest("iam:PassRole", str(role)))
+            return requests
+        if operation == "GetTranscriptionJob":
+            arn = (
+                f"arn:{account.partition}:transcribe:{account.region}:{account.account_id}:"
+                f"transcription-job/{params['TranscriptionJobName']}"
+            )
+            return [IamRequest("transcribe:GetTranscriptionJob", arn)]
+        if operation == "ListTranscriptionJobs":
+            return [IamRequest("transcribe:ListTranscriptionJobs", "*")]
+    raise PolicyNotUnderstood(
+        f"no IAM mapping for {service}:{operation}; add it to local_pipeline/iam.py "
+        "from the Service Authorization Reference"
+    )
+
+
+# -- enforcing it on a boto3 session ------------------------------------------------------
+@dataclass(frozen=True)
+class Role:
+    name: str  # the function's logical id
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True)
+class Denial:
+    role: str
+    operation: str
+    request: IamRequest
+
+    def __str__(self) -> str:
+        return f"{self.role} may not {self.request.describe()} (called {self.operation})"
+
+
+ObjectExists = Callable[[str, str, str | None], bool]  # bucket, key, versionId
+
+_current_role: contextvars.ContextVar[Role | None] = contextvars.ContextVar(
+    "current_role", default=None
+)
+
+
+class RoleEnforcer:
+    """Checks every call made while a role is current (``with enforcer.acting_as(role)``).
+
+    Calls made with no current role (a test's own setup, the local engine) are not
+    checked: they stand for the user and for AWS itself, not for a function.
+    """
+
+    def __init__(self, account: Account, object_exists: ObjectExists) -> None:
+        self._account = account
+        self._object_exists = object_exists
+        self._lock = threading.Lock()
+        self.denials: list[Denial] = []
+        self.checked = 0
+
+    @contextlib.contextmanager
+    def acting_as(self, role: Role) -> Iterator[None]:
+        token = _current_role.set(role)
+        try:
+            yield
+        finally:
+            _current_role.reset(token)
+
+    def install(self, events: Any) -> Callable[[], None]:
+        """Register on a botocore event emitter (before clients are made); returns undo."""
+        events.register("before-parameter-build", self._check)
+        return lambda: events.unregister("before-parameter-build", self._check)
+
+    def _check(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
+        role = _current_role.get()
+        if role is None:
+            return
+        service = model.service_model.service_name
+        operation = model.name
+        for request in iam_requests(service, operation, params, self._account):
+            with self._lock:
+                self.checked += 1
+            if not is_allowed(role.policies, request):
+                with self._lock:
+                    self.denials.append(Denial(role.name, operation, request))
+                raise _client_error(
+                    operation,
+                    "AccessDenied",
+                    f"User: {role.name} is not authorized to perform: {request.action} "
+                    f"on resource: {request.resource}",
+                )
+        if service == "s3" and operation in ("GetObject", "HeadObject"):
+            self._forbid_missing_without_list(role, operation, params)
+
+    def _forbid_missing_without_list(
+        self, role: Role, operation: str, params: Mapping[str, Any]
+    ) -> None:
+        bucket, key = str(params["Bucket"]), str(params["Key"])
+        version = params.get("VersionId")
+        if self._object_exists(bucket, key, str(version) if version else None):
+            return
+        listing = IamRequest("s3:ListBucket", f"arn:{self._account.partition}:s3:::{bucket}")
+        if is_allowed(role.policies, listing):
+            return  # the caller may list: S3 says 404, as moto does
+        # HeadObject has no body, so its error code is the bare status.
+        head = operation == "HeadObject"
+        code, message = ("403", "Forbidden") if head else ("AccessDenied", "Access Denied")
+        raise _client_error(operation, code, message)
+
+
+def _client_error(operation: str, code: str, message: str) -> ClientError:
+    """The error botocore raises for a 403 answer."""
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": 403},
+    }
+    return ClientError(response, operation)
+
+
+def role_of_function(template: Any, logical_id: str) -> Role:
+    """The inline policies SAM puts on a function's role (its ``Policies``), resolved."""
+    policies: list[Policy] = []
+    for policy in template.resources[logical_id]["Properties"].get("Policies", []):
+        document = template.resolve(policy)
+        if document is None:  # an !If that resolved to AWS::NoValue
+            continue
+        if not isinstance(document, dict) or "Statement" not in document:
+            raise PolicyNotUnderstood(f"{logical_id}: only inline policy documents are modelled")
+        policies.append(document)
+    return Role(logical_id, tuple(policies))
+
+
+def moto_object_exists(account_id: str) -> ObjectExists:
+    """Ask moto's S3 backend directly whether an object (version) exists."""
+
+    def exists(bucket: str, key: str, version_id: str | None) -> bool:
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[account_id]["aws"]
+        try:
+            found = backend.get_object(bucket, key, version_id=version_id)
+        except Exception:  # noqa: BLE001 - moto raises its own errors for missing buckets/keys
+            return False
+        return found is not None
+
+    return exists
