@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local_pipeline.iam import Account, RoleEnforcer, moto_object_exists, role_of_function
 from local_pipeline.invoke import (
     Handler,
     LocalLambdaContext,
@@ -86,6 +87,11 @@ class LocalCloud:
         self._saved_environment: dict[str, str | None] = {}
         self.invocations: list[Invocation] = []
         self.endpoint_url = ""
+        # Each function may do only what its role in template.yaml allows, as in AWS.
+        self.enforcer = RoleEnforcer(
+            Account(template.account_id, template.region), moto_object_exists(template.account_id)
+        )
+        self._uninstall_enforcer: Callable[[], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------
     def __enter__(self) -> LocalCloud:
@@ -105,6 +111,7 @@ class LocalCloud:
         self.endpoint_url = f"http://{host}:{port}"
         for spec in self.template.functions():
             add_layers_to_path(spec)
+        self._uninstall_enforcer = self.enforcer.install(boto3._get_default_session().events)
         self._create_buckets()
         self._wire_functions()
         self._dispatcher = threading.Thread(
@@ -120,6 +127,9 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._uninstall_enforcer is not None:
+            self._uninstall_enforcer()
+            self._uninstall_enforcer = None
         for name, value in self._saved_environment.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -218,7 +228,12 @@ class LocalCloud:
         overrides = {**FUNCTION_OVERRIDES, "AWS_ENDPOINT_URL": self.endpoint_url}
         started = time.monotonic()
         invocation = Invocation(spec.logical_id, attempt, 0.0)
-        with self._function_output(), function_environment(spec, overrides):
+        role = role_of_function(self.template, spec.logical_id)
+        with (
+            self._function_output(),
+            function_environment(spec, overrides),
+            self.enforcer.acting_as(role),
+        ):
             try:
                 if subscription.handler is None:
                     subscription.handler = load_handler(spec)

@@ -23,7 +23,7 @@ import boto3
 import pytest
 
 from tests.conftest import REPO
-from transcription_pipeline.naming import OUTPUT_FILES, S3Location, job_name_for
+from transcription_pipeline.naming import OUTPUT_FILES
 
 pytest.importorskip("faster_whisper", reason="make test installs requirements-local.txt")
 
@@ -62,6 +62,11 @@ def pipeline() -> Iterator[Pipeline]:
     ):
         endpoint = cloud.endpoint_url
         yield Pipeline(cloud)
+        # Every call of every function was checked against its own role, and allowed.
+        assert cloud.enforcer.checked > 0
+        assert not cloud.enforcer.denials, "IAM refused: " + "; ".join(
+            map(str, cloud.enforcer.denials)
+        )
     # Nothing is left behind: no threads of ours, nothing listening on the port.
     time.sleep(0.2)
     leftover = {t.name for t in threading.enumerate()} - threads_before
@@ -113,36 +118,27 @@ def test_unsupported_file_ends_in_error_json(pipeline: Pipeline, tmp_path: Path)
     assert record["detected"] == "text"
 
 
-def test_undecodable_media_fails_the_job_and_says_why(pipeline: Pipeline) -> None:
-    """A job started directly (as any Transcribe client may) on media the engine cannot
-    decode: the engine FAILS it with a reason, and the FAILED event reaches the function."""
-    # Another bucket (no notification): only Transcribe's own failure can answer here.
-    media_bucket = "e2e-other-application-media"
-    key = "e2e/broken.mp3"
-    pipeline.s3.create_bucket(Bucket=media_bucket)
-    etag = pipeline.s3.put_object(Bucket=media_bucket, Key=key, Body=b"ID3" + b"\x00" * 400)[
-        "ETag"
-    ].strip('"')
-    # The name the pipeline gives this object version (anything else counts as superseded).
-    job_name = job_name_for("transcription-pipeline.", S3Location(media_bucket, key), etag)
-    transcribe = pipeline.cloud.client("transcribe")
-    transcribe.start_transcription_job(
-        TranscriptionJobName=job_name,
-        Media={"MediaFileUri": f"s3://{media_bucket}/{key}"},
-        MediaFormat="mp3",
-        LanguageCode="en-US",
-        OutputBucketName=pipeline.output_bucket,
-        OutputKey=f"_transcribe/{job_name}.json",
-    )
+def test_media_transcribe_cannot_use_fails_the_job_and_says_why(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """An upload that passes validation (a well-formed AMR header) but holds no audio:
+    the engine FAILS the job as Transcribe would, and the FAILED event reaches the
+    function, which writes the reason. (Media in a bucket of another application cannot
+    be used for this: the process function's role may not read it, as in AWS.)"""
+    media = tmp_path / "silent.amr"
+    media.write_bytes(b"#!AMR\n" + bytes([0x7C]) * 3000)  # NO_DATA frames only
+    key = "e2e/silent.amr"
+    pipeline.upload(media, key)
 
     files = pipeline.wait_for_answer(key)
 
     record = json.loads(files["error.json"])
     assert record["status"] == "FAILED"
     assert record["stage"] == "transcription"
-    assert "could not be decoded" in record["transcribe_failure_reason"]
-    assert record["source"] == {"bucket": media_bucket, "key": key}
-    assert record["job_name"] == job_name
+    assert "too small" in record["transcribe_failure_reason"]
+    assert "too short" in record["reason"]
+    assert record["source"] == {"bucket": pipeline.input_bucket, "key": key}
+    assert record["job_name"].startswith("transcription-pipeline.silent.")
 
 
 def free_port() -> int:
