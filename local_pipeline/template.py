@@ -4,6 +4,9 @@ Only what a local run needs: parameters with their defaults, the intrinsics this
 of template uses (Ref, Sub, GetAtt, Join, Select, Split, If, Equals, Not), the
 Globals merged into each function, and the functions' events. Everything is derived
 from the template, so a renamed function or a new variable needs no change here.
+
+``parameter_refusals`` answers what CloudFormation checks before it creates anything:
+parameter constraints and the Rules section, for a given set of parameter values.
 """
 
 from __future__ import annotations
@@ -107,6 +110,9 @@ class Template:
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
+            spec = self.document.get("Parameters", {}).get(name, {})
+            if spec.get("Type") == "CommaDelimitedList":
+                return [item.strip() for item in self.parameters[name].split(",")]
             return self.parameters[name]
         resource = self.resources.get(name)
         if resource is None:
@@ -179,7 +185,8 @@ class Template:
                 parts = argument if isinstance(argument, list) else str(argument).split(".", 1)
                 return self._get_att(parts[0], parts[1])
             if name == "Fn::Join":
-                return str(argument[0]).join(str(self.resolve(v)) for v in argument[1])
+                values = self.resolve(argument[1])  # a list, or a Ref to a list parameter
+                return str(argument[0]).join(str(v) for v in values)
             if name == "Fn::Select":
                 return self.resolve(argument[1])[int(self.resolve(argument[0]))]
             if name == "Fn::Split":
@@ -243,3 +250,142 @@ class Template:
 
     def functions(self) -> list[FunctionSpec]:
         return [self.function(lid) for lid in self.resources_of_type("AWS::Serverless::Function")]
+
+
+# -- what CloudFormation refuses before it creates anything ----------------------------------
+# Parameter constraints and the Rules section, evaluated the way CloudFormation documents
+# them, so that tests can say which parameter values `sam deploy` would refuse, and why.
+
+_MAX_CONDITIONS = 10  # Fn::And and Fn::Or take 2 to 10 conditions (rule functions reference)
+
+
+def _list_members(value: str) -> list[str]:
+    """A CommaDelimitedList value as CloudFormation splits it: on commas, each member trimmed."""
+    return [member.strip() for member in value.split(",")]
+
+
+def _constraint_refusals(name: str, spec: Mapping[str, Any], value: str) -> list[str]:
+    kind = str(spec.get("Type", "String"))
+    why = f" ({spec['ConstraintDescription']})" if "ConstraintDescription" in spec else ""
+    allowed = [str(v) for v in spec.get("AllowedValues", [])]
+    pattern = spec.get("AllowedPattern")
+    refusals: list[str] = []
+    if kind == "CommaDelimitedList":
+        for member in _list_members(value):  # both constraints apply to each member
+            if allowed and member not in allowed:
+                refusals.append(f"Parameter {name}: {member!r} is not an allowed value{why}")
+            if pattern is not None and re.fullmatch(str(pattern), member) is None:
+                refusals.append(f"Parameter {name}: {member!r} must match pattern {pattern}{why}")
+        return refusals
+    if kind == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return [f"Parameter {name}: {value!r} is not a number"]
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            refusals.append(f"Parameter {name}: {value} is below MinValue {spec['MinValue']}{why}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            refusals.append(f"Parameter {name}: {value} is above MaxValue {spec['MaxValue']}{why}")
+        if allowed and number not in {float(v) for v in allowed}:
+            refusals.append(f"Parameter {name}: {value} is not an allowed value{why}")
+        return refusals
+    if kind != "String":
+        raise TemplateError(f"parameter {name}: type {kind} is not supported locally")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        refusals.append(f"Parameter {name}: shorter than MinLength {spec['MinLength']}{why}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        refusals.append(f"Parameter {name}: longer than MaxLength {spec['MaxLength']}{why}")
+    if allowed and value not in allowed:
+        refusals.append(f"Parameter {name}: {value!r} is not an allowed value{why}")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        refusals.append(f"Parameter {name}: {value!r} must match pattern {pattern}{why}")
+    return refusals
+
+
+def _rule_value(expression: Any, parameters: Mapping[str, Any]) -> Any:
+    """Evaluate a RuleCondition or Assert with the rule functions this template uses."""
+    if isinstance(expression, list):
+        return [_rule_value(item, parameters) for item in expression]
+    if isinstance(expression, bool):  # YAML true/false, as the strings CloudFormation sees
+        return str(expression).lower()
+    if not isinstance(expression, dict):
+        return str(expression)  # CloudFormation compares parameter values as strings
+    if len(expression) != 1:
+        raise TemplateError(f"not a rule function: {expression!r}")
+    (name, argument), *_ = expression.items()
+    if name == "Ref":
+        if argument not in parameters:
+            raise TemplateError(f"rule refers to unknown parameter {argument}")
+        return parameters[argument]
+    arguments = _rule_value(argument, parameters)
+    if name in ("Fn::And", "Fn::Or"):
+        if not 2 <= len(arguments) <= _MAX_CONDITIONS:
+            raise TemplateError(f"{name} takes 2 to {_MAX_CONDITIONS} conditions")
+        truths = [_truth(item) for item in arguments]
+        return all(truths) if name == "Fn::And" else any(truths)
+    if name == "Fn::Not":
+        (condition,) = arguments
+        return not _truth(condition)
+    if name == "Fn::Equals":
+        left, right = arguments
+        return bool(left == right)
+    if name == "Fn::Contains":  # [list_of_strings, string]
+        strings, string = arguments
+        return string in _as_list(strings)
+    if name == "Fn::EachMemberEquals":  # [list_of_strings, string]
+        strings, string = arguments
+        return all(member == string for member in _as_list(strings))
+    if name == "Fn::EachMemberIn":  # [strings_to_check, strings_to_match]
+        to_check, to_match = arguments
+        return set(_as_list(to_check)) <= set(_as_list(to_match))
+    raise TemplateError(f"rule function {name} is not supported locally")
+
+
+def _truth(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return bool(value == "true")
+    raise TemplateError(f"a rule condition evaluated to {value!r}, not true or false")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TemplateError(f"a rule function wants a list of strings, got {value!r}")
+    return value
+
+
+def parameter_refusals(document: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    """Why CloudFormation would refuse these parameter values; empty if it would accept them.
+
+    ``values`` are overrides as `sam deploy --parameter-overrides` passes them; parameters
+    left out take their Default. Checks each parameter's Type, AllowedValues,
+    AllowedPattern, MinLength/MaxLength and MinValue/MaxValue, then every rule: its
+    RuleCondition (true when absent) and, if that holds, each Assertion, reporting the
+    AssertDescription of every assertion that is false.
+    """
+    specs: Mapping[str, Any] = document.get("Parameters", {})
+    refusals = [f"Parameter {name} is not in the template" for name in values if name not in specs]
+    bound: dict[str, Any] = {}
+    for name, spec in specs.items():
+        if name in values:
+            value = str(values[name])
+        elif "Default" in spec:
+            value = str(spec["Default"])
+        else:
+            refusals.append(f"Parameter {name} needs a value")
+            continue
+        refusals += _constraint_refusals(name, spec, value)
+        is_list = spec.get("Type") == "CommaDelimitedList"
+        bound[name] = _list_members(value) if is_list else value
+    if len(bound) < len(specs):
+        return refusals  # CloudFormation stops at a missing value before any rule
+    for rule_name, rule in document.get("Rules", {}).items():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not _truth(_rule_value(condition, bound)):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _truth(_rule_value(assertion["Assert"], bound)):
+                description = assertion.get("AssertDescription", "assertion failed")
+                refusals.append(f"Rule {rule_name}: {description}")
+    return refusals

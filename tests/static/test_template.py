@@ -224,6 +224,14 @@ def test_start_concurrency_cap_is_a_parameter() -> None:
     assert reserved("0") is None  # no cap: deployable in low-limit accounts
 
 
+def test_the_default_deploy_reserves_no_concurrency(template: Template) -> None:
+    """Lambda keeps 10 executions of an account unreserved; new accounts have 10 in all."""
+    assert template.document["Parameters"]["StartConcurrency"]["Default"] == 0
+    for spec in template.functions():
+        properties = template.resolve(template.resources[spec.logical_id]["Properties"])
+        assert properties.get("ReservedConcurrentExecutions") is None, spec.logical_id
+
+
 def test_alarms_watch_dead_letters_errors_and_failed_jobs(template: Template) -> None:
     alarms = {
         lid: template.resources[lid]["Properties"]
@@ -262,6 +270,31 @@ def test_alarm_email_is_optional(template: Template) -> None:
     condition = template.resources["AlarmEmailSubscription"]["Condition"]
     assert template.resolve({"Condition": condition}) is False
     assert with_email.resolve({"Condition": condition}) is True
+
+
+@pytest.mark.parametrize("customer_key", ["false", "true"])
+def test_cloudwatch_can_publish_to_the_alarm_topic(customer_key: str) -> None:
+    """CloudWatch alarm actions cannot use a topic under the AWS managed key alias/aws/sns."""
+    stack = Template(
+        REPO / "template.yaml",
+        stack_name=STACK,
+        parameter_overrides={"CustomerManagedKey": customer_key},
+    )
+    topic = stack.resolve(stack.resources["AlarmTopic"]["Properties"])
+
+    assert "alias/aws/sns" not in json.dumps(topic)
+    if customer_key == "false":
+        assert topic.get("KmsMasterKeyId") is None  # no key: alarm names and numbers only
+        return
+    assert topic["KmsMasterKeyId"] == stack.resolve({"Fn::GetAtt": ["EncryptionKey", "Arn"]})
+    key_policy = stack.resolve(stack.resources["EncryptionKey"]["Properties"]["KeyPolicy"])
+    (grant,) = [
+        s
+        for s in key_policy["Statement"]
+        if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and s["Effect"] == "Allow"
+    ]
+    assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": stack.account_id}}
 
 
 def test_customer_managed_key_is_wired_through() -> None:
