@@ -25,6 +25,7 @@ help:
 	@echo "make bench     - performance budgets: prints a table, writes bench/results.json"
 	@echo "make lint      - ruff and mypy only"
 	@echo "make redrive STACK=name [QUEUE=start|process|events] [DRY_RUN=1] - replay dead letters"
+	@echo "make smoke STACK=name [ENDPOINT=http://127.0.0.1:$(PORT)] [TIMEOUT=s] [FILE=...] - upload a clip, check the outputs, clean up"
 
 $(VENV)/.installed: requirements-dev.txt requirements-local.txt requirements-model.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +79,14 @@ build: validate
 redrive: $(VENV)/.installed
 	$(VENV)/bin/python -m operations.redrive --stack-name "$(STACK)" --queue $(QUEUE) \
 		$(if $(DRY_RUN),--dry-run,)
+
+# Uploads samples/sample-talk.mp4 (or FILE) to a deployed stack (AWS credentials needed) or,
+# with ENDPOINT, to the local cloud of `make local`; checks the outputs and removes it all.
+.PHONY: smoke
+smoke: $(VENV)/.installed
+	$(VENV)/bin/python -m operations.smoke --stack-name "$(STACK)" \
+		$(if $(ENDPOINT),--endpoint-url "$(ENDPOINT)",) $(if $(REGION),--region "$(REGION)",) \
+		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(if $(FILE),--file "$(FILE)",)
 
 clean:
 	rm -rf .aws-sam build demo-output .pytest_cache .mypy_cache .ruff_cache
