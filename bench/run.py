@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,9 @@ def bytes_read_to_validate(size: int, kind: str) -> tuple[int, str]:
         body = source(first, min(last, size - 1))
         served.append(len(body))
         stream = StreamingBody(io.BytesIO(body), len(body))
-        response = {"Body": stream, "ContentLength": len(body)}
+        # S3 always sends Last-Modified: part of the upload's revision.
+        modified = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+        response = {"Body": stream, "ContentLength": len(body), "LastModified": modified}
         return AWSResponse("https://s3.invalid", 206, HTTPHeaders(), None), response
 
     def start_job(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
