@@ -261,6 +261,10 @@ def test_alarms_watch_dead_letters_errors_and_failed_jobs(template: Template) ->
     handler = (REPO / "functions" / "process_transcript" / "app.py").read_text()
     assert '"JobsFailed"' in handler
     assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+    # Items reconciliation skipped: the metric its handler emits, alarmed like failed jobs.
+    (skipped,) = [a for a in alarms.values() if a.get("MetricName") == "ReconcileItemsFailed"]
+    assert skipped["Dimensions"] == alarm["Dimensions"]
+    assert '"ReconcileItemsFailed"' in (REPO / "functions" / "reconcile" / "app.py").read_text()
 
 
 def test_alarm_email_is_optional(template: Template) -> None:
