@@ -136,64 +136,43 @@ def process_job(
     metadata = record_metadata(current.revision if current else None, job.name)
     created_at = _timestamp(job, event_time or datetime.now(UTC).isoformat())
 
-    if job.status == "FAILED":
+    def record_failure(
+        reason: str | None, stage: str = "processing", transcript_bytes: int = 0
+    ) -> ProcessResult:
+        """This source's answer is an error.json: the job failed or its output is unusable."""
         record = failure_record(
-            source,
-            job_name=job.name,
-            failure_reason=job.failure_reason,
-            stage="transcription",
-            occurred_at=created_at,
+            source, job_name=job.name, failure_reason=reason, stage=stage, occurred_at=created_at
         )
         publish_error(store, settings.output_bucket, source.key, record, metadata)
-        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
+        return ProcessResult(
+            ProcessOutcome.FAILURE_RECORDED, source, transcript_bytes=transcript_bytes
+        )
+
+    if job.status == "FAILED":
+        return record_failure(job.failure_reason, "transcription")
     if job.status != "COMPLETED":
         raise JobNotFinished(f"job {job.name} is {job.status or 'in an unknown state'}")
     transcript_uri = publishable_transcript_uri(job)
     if transcript_uri is None:
-        record = failure_record(
-            source,
-            job_name=job.name,
-            failure_reason=(
-                "Amazon Transcribe reported no redacted transcript for a job with PII "
-                "redaction; the unredacted one is never published."
-                if job.redacts_pii
-                else "Amazon Transcribe reported no transcript file for the job."
-            ),
-            stage="processing",
-            occurred_at=created_at,
+        return record_failure(
+            "Amazon Transcribe reported no redacted transcript for a job with PII "
+            "redaction; the unredacted one is never published."
+            if job.redacts_pii
+            else "Amazon Transcribe reported no transcript file for the job."
         )
-        publish_error(store, settings.output_bucket, source.key, record, metadata)
-        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
-
     try:
         raw = store.read_all(parse_transcript_uri(transcript_uri))
     except ObjectGone:
         # The raw output expires (RawTranscriptRetentionDays); a retry cannot bring it back.
-        record = failure_record(
-            source,
-            job_name=job.name,
-            failure_reason=(
-                "Transcribe's output file no longer exists (the raw output under "
-                f"{settings.raw_output_prefix} expires after a set number of days). "
-                "Upload the file again to transcribe it anew."
-            ),
-            stage="processing",
-            occurred_at=created_at,
+        return record_failure(
+            "Transcribe's output file no longer exists (the raw output under "
+            f"{settings.raw_output_prefix} expires after a set number of days). "
+            "Upload the file again to transcribe it anew."
         )
-        publish_error(store, settings.output_bucket, source.key, record, metadata)
-        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source)
     try:
         transcript = _with_job_facts(parse_transcript(raw), job)
     except TranscriptFormatError as error:
-        record = failure_record(
-            source,
-            job_name=job.name,
-            failure_reason=f"Transcript could not be read: {error}",
-            stage="processing",
-            occurred_at=created_at,
-        )
-        publish_error(store, settings.output_bucket, source.key, record, metadata)
-        return ProcessResult(ProcessOutcome.FAILURE_RECORDED, source, transcript_bytes=len(raw))
+        return record_failure(f"Transcript could not be read: {error}", transcript_bytes=len(raw))
 
     rendered = render_outputs(raw, transcript, source, created_at)
     publish_outputs(store, settings.output_bucket, source.key, rendered.files, metadata)
