@@ -100,7 +100,8 @@ def bytes_read_to_validate(size: int, kind: str) -> tuple[int, str]:
 
     from transcription_pipeline.aws import ObjectStore, TranscribeJobs
     from transcription_pipeline.config import load_settings
-    from transcription_pipeline.start import StartOutcome, Upload, start_transcription
+    from transcription_pipeline.events import Upload
+    from transcription_pipeline.start import StartOutcome, start_transcription
 
     source = _virtual_wav(size) if kind == "wav" else _virtual_mp4(size)
     session = boto3.Session(

@@ -5,18 +5,17 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from transcription_pipeline.aws import ObjectStore, TranscribeJobs
-from transcription_pipeline.config import Settings, load_settings
 from transcription_pipeline.events import MalformedEvent, parse_job_state_change
-from transcription_pipeline.observability import trace_handler
+from transcription_pipeline.lambda_support import (
+    build_dependencies,
+    lambda_entry,
+    logger,
+    metrics,
+)
 from transcription_pipeline.process import ProcessOutcome, process_job
-
-logger = Logger()
-metrics = Metrics()
 
 _METRIC_BY_OUTCOME = {
     ProcessOutcome.PUBLISHED: "TranscriptsPublished",
@@ -27,14 +26,10 @@ _METRIC_BY_OUTCOME = {
 }
 
 
-@cache
-def _dependencies() -> tuple[Settings, ObjectStore, TranscribeJobs]:
-    return load_settings(), ObjectStore(), TranscribeJobs()
+_dependencies = cache(build_dependencies)
 
 
-@logger.inject_lambda_context
-@trace_handler
-@metrics.log_metrics
+@lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings, store, jobs = _dependencies()
     try:

@@ -7,31 +7,26 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from transcription_pipeline.aws import ObjectStore, TranscribeJobs
-from transcription_pipeline.config import Settings, load_settings
-from transcription_pipeline.observability import trace_handler
+from transcription_pipeline.lambda_support import (
+    build_dependencies,
+    lambda_entry,
+    logger,
+    metrics,
+)
 from transcription_pipeline.reconcile import reconcile
-
-logger = Logger()
-metrics = Metrics()
 
 # Stop taking new items this long before Lambda's timeout: one item (processing a 4-hour
 # transcript) takes a few seconds, and the run must end cleanly to report what it did.
 SAFETY_MARGIN_SECONDS = 60
 
 
-@cache
-def _dependencies() -> tuple[Settings, ObjectStore, TranscribeJobs]:
-    return load_settings(), ObjectStore(), TranscribeJobs()
+_dependencies = cache(build_dependencies)
 
 
-@logger.inject_lambda_context
-@trace_handler
-@metrics.log_metrics
+@lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     settings, store, jobs = _dependencies()
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000

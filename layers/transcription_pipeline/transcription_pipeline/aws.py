@@ -19,7 +19,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from transcription_pipeline.naming import S3Location, revision_of
-from transcription_pipeline.records import json_bytes
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -183,14 +182,6 @@ class ObjectStore:
             ContentType=CONTENT_TYPES.get(extension, "application/octet-stream"),
             Metadata=dict(metadata or {}),
         )
-
-    def put_json(
-        self,
-        location: S3Location,
-        document: Mapping[str, Any],
-        metadata: Mapping[str, str] | None = None,
-    ) -> None:
-        self.put(location, json_bytes(document), metadata)
 
     def delete(self, bucket: str, keys: Iterable[str]) -> None:
         """Delete keys if present (absent keys are not an error)."""

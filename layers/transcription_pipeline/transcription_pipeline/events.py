@@ -11,13 +11,29 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from transcription_pipeline.start import Upload
+from transcription_pipeline.naming import S3Location
 
 JOB_STATE_CHANGE = "Transcribe Job State Change"
 
 
 class MalformedEvent(ValueError):
     """An event, or one record of it, lacks a field we need or has the wrong type."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One S3 ObjectCreated record, key already decoded."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+    event_time: str
+
+    @property
+    def location(self) -> S3Location:
+        return S3Location(self.bucket, self.key)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from transcription_pipeline.aws import ObjectGone, ObjectStore, TranscribeJobs, TranscriptionJob
 from transcription_pipeline.config import Settings
+from transcription_pipeline.error_records import failure_record
 from transcription_pipeline.naming import (
     SUBTITLES_SRT,
     SUBTITLES_VTT,
@@ -24,8 +25,8 @@ from transcription_pipeline.naming import (
 )
 from transcription_pipeline.performance import without_cyclic_gc
 from transcription_pipeline.publish import publish_error, publish_outputs, record_metadata
-from transcription_pipeline.records import failure_record, json_bytes
 from transcription_pipeline.render import render_srt, render_text, render_vtt
+from transcription_pipeline.stable_json import json_bytes
 from transcription_pipeline.summary import build_summary, render_summary_markdown
 from transcription_pipeline.transcript import Transcript, TranscriptFormatError, parse_transcript
 

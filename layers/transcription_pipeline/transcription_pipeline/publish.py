@@ -18,6 +18,7 @@ from transcription_pipeline.naming import (
     S3Location,
     output_key,
 )
+from transcription_pipeline.stable_json import json_bytes
 
 REVISION_METADATA = "source-revision"
 JOB_METADATA = "job-name"
@@ -53,7 +54,9 @@ def publish_error(
     metadata: Mapping[str, str],
 ) -> None:
     """Write error.json, then drop outputs that an earlier upload of this key left."""
-    store.put_json(S3Location(bucket, output_key(source_key, ERROR_RECORD)), record, metadata)
+    store.put(
+        S3Location(bucket, output_key(source_key, ERROR_RECORD)), json_bytes(record), metadata
+    )
     store.delete(bucket, [output_key(source_key, name) for name in OUTPUT_FILES])
 
 

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from transcription_pipeline.aws import ObjectStore, TranscribeJobs
 from transcription_pipeline.config import Settings
+from transcription_pipeline.events import Upload
 from transcription_pipeline.naming import S3Location, job_name_for, parse_s3_uri
 from transcription_pipeline.process import process_job
 from transcription_pipeline.publish import (
@@ -29,7 +30,7 @@ from transcription_pipeline.publish import (
     REVISION_METADATA,
     final_record_metadata,
 )
-from transcription_pipeline.start import Upload, should_skip, start_transcription
+from transcription_pipeline.start import should_skip, start_transcription
 
 Item = TypeVar("Item")
 TimeIsUp = Callable[[], bool]

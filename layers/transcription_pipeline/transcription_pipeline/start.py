@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from transcription_pipeline.aws import JobRefused, ObjectGone, ObjectStore, TranscribeJobs
 from transcription_pipeline.config import Settings
+from transcription_pipeline.error_records import failure_record, rejection_record
+from transcription_pipeline.events import MalformedEvent, Upload, parse_upload
 from transcription_pipeline.media import MediaCheck, MediaFormat, check_media
 from transcription_pipeline.naming import (
     S3Location,
@@ -18,23 +21,6 @@ from transcription_pipeline.naming import (
     revision_of,
 )
 from transcription_pipeline.publish import publish_error, record_metadata
-from transcription_pipeline.records import failure_record, rejection_record
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One S3 ObjectCreated record, key already decoded."""
-
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    version_id: str | None
-    event_time: str
-
-    @property
-    def location(self) -> S3Location:
-        return S3Location(self.bucket, self.key)
 
 
 class StartOutcome(enum.StrEnum):
@@ -168,3 +154,63 @@ def start_transcription(
         return StartResult(StartOutcome.REFUSED, job_name, check, bytes_read)
     outcome = StartOutcome.STARTED if started else StartOutcome.ALREADY_STARTED
     return StartResult(outcome, job_name, check, bytes_read)
+
+
+@dataclass(frozen=True)
+class HandledUpload:
+    upload: Upload
+    result: StartResult
+
+
+@dataclass(frozen=True)
+class UnreadableRecord:
+    index: int  # position in the event's Records
+    error: str
+
+
+@dataclass(frozen=True)
+class RetryableFailure:
+    upload: Upload
+    error: Exception
+
+
+@dataclass
+class StartBatch:
+    """What became of every record of one S3 event."""
+
+    handled: list[HandledUpload] = field(default_factory=list)
+    unreadable: list[UnreadableRecord] = field(default_factory=list)
+    retryable: list[RetryableFailure] = field(default_factory=list)
+
+    def raise_first_retryable(self) -> None:
+        """Hand Lambda the first error a retry can fix, once every record had its turn.
+
+        The records already handled are idempotent (a repeated upload event starts
+        nothing), so Lambda retrying the whole event is safe.
+        """
+        if self.retryable:
+            raise self.retryable[0].error
+
+
+def start_every_record(
+    records: Sequence[Any], settings: Settings, store: ObjectStore, jobs: TranscribeJobs
+) -> StartBatch:
+    """Each record of an S3 event on its own: one bad record never blocks the others.
+
+    A malformed record will not get better on a retry: it is reported and skipped. Any
+    other error (throttling, 5xx, a quota) is kept for ``raise_first_retryable``.
+    """
+    batch = StartBatch()
+    for index, record in enumerate(records):
+        try:
+            upload = parse_upload(record)
+        except MalformedEvent as error:
+            batch.unreadable.append(UnreadableRecord(index, str(error)))
+            continue
+        try:
+            result = start_transcription(upload, settings, store, jobs)
+        except Exception as error:  # noqa: BLE001 - raised after the other records
+            batch.retryable.append(RetryableFailure(upload, error))
+            continue
+        batch.handled.append(HandledUpload(upload, result))
+    return batch

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 from transcription_pipeline.naming import S3Location
-
-
-def json_bytes(document: Mapping[str, Any]) -> bytes:
-    """Stable, readable JSON: sorted keys so the same content is the same bytes."""
-    return (json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
-
 
 # Transcribe's FailureReason texts (documented and observed) and what they mean to a person;
 # the most specific marker first.

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from transcription_pipeline.error_records import explain_failure, failure_record
 from transcription_pipeline.naming import S3Location
-from transcription_pipeline.records import explain_failure, failure_record, json_bytes
+from transcription_pipeline.stable_json import json_bytes
 
 
 @pytest.mark.parametrize(
