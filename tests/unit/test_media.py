@@ -881,7 +881,7 @@ def test_heif_image_is_not_mp4() -> None:
 
 
 def test_parser_bugs_become_rejections(monkeypatch: pytest.MonkeyPatch) -> None:
-    import transcription_pipeline.media as media_module
+    import transcription_pipeline.media.sniff as media_module
 
     def broken(probe: object) -> object:
         raise IndexError("parser bug")
