@@ -15,12 +15,13 @@ MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)",)
 STACK ?= transcription-pipeline
 QUEUE ?= all
 
-.PHONY: help demo local test bench lint validate build redrive clean
+.PHONY: help demo local test unit bench lint validate build redrive clean
 
 help:
 	@echo "make demo      - the whole pipeline offline on samples/sample-talk.mp4 (or FILE=...)"
 	@echo "make local     - keep the offline pipeline running on 127.0.0.1:$(PORT) until Ctrl-C"
 	@echo "make test      - static checks and the whole test suite (what CI runs)"
+	@echo "make unit      - the fast tests only: unit, handlers, template contracts (.venv alone)"
 	@echo "make build     - sam validate --lint, then sam build (arm64, no container)"
 	@echo "make bench     - performance budgets: prints a table, writes bench/results.json"
 	@echo "make lint      - ruff and mypy only"
@@ -56,6 +57,11 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/pytest
+
+# No SAM CLI, checkov or speech model: what needs them (the `static` marker, the local
+# cloud, e2e, operations, benchmark) stays in `make test`.
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m "not static" tests/unit tests/handlers tests/static
 
 bench: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/python -m bench.run

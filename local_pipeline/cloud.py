@@ -3,8 +3,10 @@
 moto cannot invoke Lambda functions from S3 notifications or EventBridge rules, so each
 function event in the template becomes an SQS queue in moto (S3 notification -> queue,
 EventBridge rule with the template's own pattern -> queue) and a dispatcher thread
-invokes the function's handler, imported from its CodeUri, with every message. Failed
-invocations are retried twice, as Lambda does for asynchronous events.
+invokes the function's handler, imported from its CodeUri, with every message. A failed
+invocation is retried as often as Lambda would retry that asynchronous event: the
+function's ``EventInvokeConfig.MaximumRetryAttempts`` in the template (Lambda's default of
+two retries when it has none).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from local_pipeline.invoke import (
 )
 from local_pipeline.template import FunctionSpec, Template
 
-LAMBDA_ASYNC_ATTEMPTS = 3  # the first try and Lambda's two retries
 Activity = Callable[[str], None]
 
 # What a local run must set that AWS would: credentials for moto, no X-Ray daemon.
@@ -246,7 +247,7 @@ class LocalCloud:
         self.invocations.append(invocation)
         if invocation.error:
             self._on_activity(
-                f"{spec.logical_id} failed (attempt {attempt} of {LAMBDA_ASYNC_ATTEMPTS}): "
+                f"{spec.logical_id} failed (attempt {attempt} of {spec.async_attempts}): "
                 f"{invocation.error}"
             )
         else:
@@ -279,7 +280,7 @@ class LocalCloud:
                     attempt = subscription.attempts.get(message_id, 0) + 1
                     subscription.attempts[message_id] = attempt
                     succeeded = self._invoke(subscription, event, attempt)
-                    if succeeded or attempt >= LAMBDA_ASYNC_ATTEMPTS:
+                    if succeeded or attempt >= subscription.spec.async_attempts:
                         sqs.delete_message(
                             QueueUrl=subscription.queue_url,
                             ReceiptHandle=message["ReceiptHandle"],

@@ -21,6 +21,8 @@ import yaml
 
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_REGION = "us-east-1"
+# Lambda retries a failed asynchronous invocation twice unless EventInvokeConfig says otherwise.
+DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
 
 
 class TemplateError(ValueError):
@@ -65,6 +67,13 @@ class FunctionSpec:
     layer_dirs: tuple[Path, ...]
     environment: dict[str, str]
     events: dict[str, dict[str, Any]]  # event name -> {"Type": ..., "Properties": resolved}
+    # EventInvokeConfig.MaximumRetryAttempts: retries of a failed asynchronous invocation.
+    maximum_retry_attempts: int = DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+
+    @property
+    def async_attempts(self) -> int:
+        """How often Lambda runs an asynchronous event at most: the first try and retries."""
+        return 1 + self.maximum_retry_attempts
 
 
 class Template:
@@ -246,6 +255,13 @@ class Template:
             layer_dirs=tuple(layer_dirs),
             environment=environment,
             events=events,
+            maximum_retry_attempts=int(
+                self.resolve(
+                    properties.get("EventInvokeConfig", {}).get(
+                        "MaximumRetryAttempts", DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+                    )
+                )
+            ),
         )
 
     def functions(self) -> list[FunctionSpec]:

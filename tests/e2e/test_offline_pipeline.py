@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from transcription_pipeline.naming import OUTPUT_FILES
 
 pytest.importorskip("faster_whisper", reason="make test installs requirements-local.txt")
@@ -139,13 +139,6 @@ def test_media_transcribe_cannot_use_fails_the_job_and_says_why(
     assert "too short" in record["reason"]
     assert record["source"] == {"bucket": pipeline.input_bucket, "key": key}
     assert record["job_name"].startswith("transcription-pipeline.silent.")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_long_running_mode_serves_uploads_and_stops_on_ctrl_c(tmp_path: Path) -> None:

@@ -8,10 +8,11 @@ concurrent-job quota (local_pipeline.transcribe_model)."""
 from __future__ import annotations
 
 import copy
-import json
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -22,9 +23,19 @@ from local_pipeline.iam import Account, Denial, RoleEnforcer, moto_object_exists
 from local_pipeline.invoke import LocalLambdaContext, function_environment, load_handler
 from local_pipeline.template import Template
 from local_pipeline.transcribe_model import realistic_transcribe, written_keys
-from tests.conftest import EVENTS, REPO
+from tests.conftest import MEDIA, REPO, TRANSCRIPTS, load_event
 
 STACK_NAME = "transcription-pipeline"
+# Where the outputs of the sample upload (events/s3-put.json: "uploads/My Talk.mp4") go.
+OUTPUT_PREFIX = "uploads/My Talk.mp4/"
+SIX_FILES = [
+    "subtitles.srt",
+    "subtitles.vtt",
+    "summary.json",
+    "summary.md",
+    "transcript.json",
+    "transcript.txt",
+]
 
 
 @dataclass
@@ -97,14 +108,84 @@ class Stack:
         raise AssertionError(f"moto did not complete {job_name}")
 
 
-def load_event(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+# -- uploads and S3 events -----------------------------------------------------------------
+def s3_record(bucket: str, key: str, body: bytes | None, size: int | None = None) -> dict[str, Any]:
+    """A record shaped like S3's, key encoded the way S3 encodes it (space as '+')."""
+    record: dict[str, Any] = copy.deepcopy(load_event("s3-put.json")["Records"][0])
+    record["s3"]["bucket"]["name"] = bucket
+    record["s3"]["object"]["key"] = quote_plus(key, safe="/")
+    record["s3"]["object"]["size"] = len(body) if size is None and body is not None else size
+    record["s3"]["object"]["eTag"] = hashlib.md5(body or b"").hexdigest()
+    return record
+
+
+def put_media(stack: Stack, key: str, media_file: str) -> bytes:
+    """Upload a file of tests/media to the input bucket under ``key``; returns its bytes."""
+    body = (MEDIA / media_file).read_bytes()
+    stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=body)
+    return body
+
+
+def jobs(stack: Stack) -> list[dict[str, Any]]:
+    """Every Transcribe job started so far, in full (GetTranscriptionJob)."""
+    summaries = stack.transcribe.list_transcription_jobs()["TranscriptionJobSummaries"]
+    return [
+        stack.transcribe.get_transcription_job(TranscriptionJobName=s["TranscriptionJobName"])[
+            "TranscriptionJob"
+        ]
+        for s in summaries
+    ]
+
+
+# -- the sample job: events/s3-put.json started, then finished by "Transcribe" -------------
+def start_sample_job(stack: Stack, **env: str) -> None:
+    body = (MEDIA / "video.mp4").read_bytes()
+    stack.s3.put_object(Bucket=stack.input_bucket, Key="uploads/My Talk.mp4", Body=body)
+    assert stack.invoke("StartTranscriptionFunction", load_event("s3-put.json"), **env) == {
+        "started": 1
+    }
+
+
+def sample_job(stack: Stack) -> str:
+    """The name of the one job these tests start (it depends on the upload's time)."""
+    (summary,) = stack.transcribe.list_transcription_jobs()["TranscriptionJobSummaries"]
+    return str(summary["TranscriptionJobName"])
+
+
+def job_event(stack: Stack, file_name: str = "transcribe-completed.json") -> dict[str, Any]:
+    """A sample completion event from events/, for the sample job."""
+    event = load_event(file_name)
+    event["detail"]["TranscriptionJobName"] = sample_job(stack)
     return event
 
 
+def complete_sample_job(stack: Stack, fixture: str, **env: str) -> bytes:
+    """What Transcribe would do: write its JSON at the job's output key and finish."""
+    raw = (TRANSCRIPTS / fixture).read_bytes()
+    start_sample_job(stack, **env)
+    stack.complete_job(sample_job(stack), raw)
+    return raw
+
+
+def outputs(stack: Stack) -> dict[str, bytes]:
+    """The sample upload's outputs, as file name -> bytes."""
+    return {
+        key.removeprefix(OUTPUT_PREFIX): stack.output(key)
+        for key in stack.output_keys()
+        if key.startswith(OUTPUT_PREFIX)
+    }
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def _parsed_template() -> Template:
+    """template.yaml parsed once (parsing it takes longer than most handler tests)."""
+    return Template(REPO / "template.yaml", stack_name=STACK_NAME)
+
+
 @pytest.fixture
-def stack() -> Iterator[Stack]:
-    template = Template(REPO / "template.yaml", stack_name=STACK_NAME)
+def stack(_parsed_template: Template) -> Iterator[Stack]:
+    template = copy.deepcopy(_parsed_template)  # a test may change its own copy
     enforcer = RoleEnforcer(
         Account(template.account_id, template.region), moto_object_exists(template.account_id)
     )

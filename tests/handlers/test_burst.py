@@ -2,8 +2,9 @@
 
 Faults are injected where AWS would produce them, at the HTTP layer ('before-send'), so
 the adapter's botocore retries (standard mode, with backoff) really run. On top of that
-the harness plays Lambda's part: a raised error is retried twice, then the event goes to
-the dead-letter queue; the scheduled reconciliation then finds the uploads without a job.
+the harness plays Lambda's part: a raised error is retried as often as the function's
+EventInvokeConfig in template.yaml allows, then the event goes to the dead-letter queue;
+the scheduled reconciliation then finds the uploads without a job.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from moto.transcribe.models import TranscribeBackend
 from local_pipeline.iam import role_of_function
 from local_pipeline.invoke import LocalLambdaContext, function_environment, load_handler
 from local_pipeline.transcribe_model import set_concurrent_job_quota
-from tests.conftest import MEDIA
-from tests.handlers.conftest import Stack, load_event
+from tests.conftest import MEDIA, load_event
+from tests.handlers.conftest import Stack
 from transcription_pipeline.aws import ObjectStore, TranscribeJobs
 from transcription_pipeline.config import load_settings
 from transcription_pipeline.reconcile import restart_uploads
 
 UPLOADS = 500
-LAMBDA_ATTEMPTS = 3  # the first invocation and Lambda's two asynchronous retries
 
 
 class TranscribeError(JsonRESTError):
@@ -107,7 +107,8 @@ def test_burst_of_uploads_under_throttling(stack: Stack, flaky_transcribe: Flaky
     with function_environment(spec, {}), stack.enforcer.acting_as(start_role):
         handler = load_handler(spec)
         for event in events:
-            for _attempt in range(LAMBDA_ATTEMPTS):
+            # The first invocation and the retries EventInvokeConfig allows (template.yaml).
+            for _attempt in range(spec.async_attempts):
                 try:
                     handler(event, LocalLambdaContext(function_name=spec.logical_id))
                     break

@@ -20,9 +20,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import MEDIA, TRANSCRIPTS
-from tests.handlers.conftest import Stack, load_event
-from tests.handlers.test_start_handler import jobs, put_media, s3_record
+from tests.conftest import MEDIA, TRANSCRIPTS, load_event
+from tests.handlers.conftest import Stack, jobs, put_media, s3_record
 from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES, output_key
 
 START = "StartTranscriptionFunction"

@@ -9,56 +9,21 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from tests.conftest import MEDIA, TRANSCRIPTS
-from tests.handlers.conftest import Stack, load_event
+from tests.conftest import MEDIA, load_event
+from tests.handlers.conftest import (
+    OUTPUT_PREFIX,
+    SIX_FILES,
+    Stack,
+    complete_sample_job,
+    job_event,
+    outputs,
+    sample_job,
+    start_sample_job,
+)
 from transcription_pipeline.process import JobNotFinished
 
 START = "StartTranscriptionFunction"
 PROCESS = "ProcessTranscriptFunction"
-OUTPUT_PREFIX = "uploads/My Talk.mp4/"
-SIX_FILES = [
-    "subtitles.srt",
-    "subtitles.vtt",
-    "summary.json",
-    "summary.md",
-    "transcript.json",
-    "transcript.txt",
-]
-
-
-def start_sample_job(stack: Stack, **env: str) -> None:
-    body = (MEDIA / "video.mp4").read_bytes()
-    stack.s3.put_object(Bucket=stack.input_bucket, Key="uploads/My Talk.mp4", Body=body)
-    assert stack.invoke(START, load_event("s3-put.json"), **env) == {"started": 1}
-
-
-def sample_job(stack: Stack) -> str:
-    """The name of the one job these tests start (it depends on the upload's time)."""
-    (summary,) = stack.transcribe.list_transcription_jobs()["TranscriptionJobSummaries"]
-    return str(summary["TranscriptionJobName"])
-
-
-def job_event(stack: Stack, file_name: str = "transcribe-completed.json") -> dict[str, Any]:
-    """A sample completion event from events/, for the sample job."""
-    event = load_event(file_name)
-    event["detail"]["TranscriptionJobName"] = sample_job(stack)
-    return event
-
-
-def complete_sample_job(stack: Stack, fixture: str, **env: str) -> bytes:
-    """What Transcribe would do: write its JSON at the job's output key and finish."""
-    raw = (TRANSCRIPTS / fixture).read_bytes()
-    start_sample_job(stack, **env)
-    stack.complete_job(sample_job(stack), raw)
-    return raw
-
-
-def outputs(stack: Stack) -> dict[str, bytes]:
-    return {
-        key.removeprefix(OUTPUT_PREFIX): stack.output(key)
-        for key in stack.output_keys()
-        if key.startswith(OUTPUT_PREFIX)
-    }
 
 
 def test_completed_event_publishes_six_outputs(stack: Stack) -> None:

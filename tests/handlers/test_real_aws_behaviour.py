@@ -15,8 +15,7 @@ from botocore.exceptions import ClientError
 from local_pipeline.iam import Role, role_of_function
 from local_pipeline.transcribe_model import set_concurrent_job_quota
 from tests.conftest import MEDIA, TRANSCRIPTS
-from tests.handlers.conftest import Stack
-from tests.handlers.test_start_handler import s3_record
+from tests.handlers.conftest import Stack, s3_record
 from transcription_pipeline.aws import ObjectStore, TranscribeJobs
 from transcription_pipeline.config import load_settings
 from transcription_pipeline.reconcile import reconcile

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local_pipeline.iam import role_of_function
-from tests.conftest import MEDIA, TRANSCRIPTS
-from tests.handlers.conftest import Stack, load_event
-from tests.handlers.test_process_handler import (
+from tests.conftest import MEDIA, TRANSCRIPTS, load_event
+from tests.handlers.conftest import (
     OUTPUT_PREFIX,
     SIX_FILES,
+    Stack,
     complete_sample_job,
     job_event,
     outputs,

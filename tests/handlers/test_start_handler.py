@@ -2,53 +2,25 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import MEDIA
-from tests.handlers.conftest import Stack, load_event
+from tests.conftest import MEDIA, load_event
+from tests.handlers.conftest import Stack, jobs, put_media, s3_record
 
 START = "StartTranscriptionFunction"
 TALK_KEY = "uploads/My Talk.mp4"  # what events/s3-put.json names, decoded
-
-
-def s3_record(bucket: str, key: str, body: bytes | None, size: int | None = None) -> dict[str, Any]:
-    """A record shaped like S3's, key encoded the way S3 encodes it (space as '+')."""
-    record: dict[str, Any] = copy.deepcopy(load_event("s3-put.json")["Records"][0])
-    record["s3"]["bucket"]["name"] = bucket
-    record["s3"]["object"]["key"] = quote_plus(key, safe="/")
-    record["s3"]["object"]["size"] = len(body) if size is None and body is not None else size
-    record["s3"]["object"]["eTag"] = hashlib.md5(body or b"").hexdigest()
-    return record
-
-
-def jobs(stack: Stack) -> list[dict[str, Any]]:
-    summaries = stack.transcribe.list_transcription_jobs()["TranscriptionJobSummaries"]
-    return [
-        stack.transcribe.get_transcription_job(TranscriptionJobName=s["TranscriptionJobName"])[
-            "TranscriptionJob"
-        ]
-        for s in summaries
-    ]
 
 
 def uploaded_at(stack: Stack, key: str) -> str:
     """The object's Last-Modified time as revisions carry it."""
     head = stack.s3.head_object(Bucket=stack.input_bucket, Key=key)
     return str(head["LastModified"].strftime("%Y%m%dT%H%M%SZ"))
-
-
-def put_media(stack: Stack, key: str, media_file: str) -> bytes:
-    body = (MEDIA / media_file).read_bytes()
-    stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=body)
-    return body
 
 
 def test_sample_event_starts_one_job_with_the_decoded_key(stack: Stack) -> None:

@@ -34,7 +34,7 @@ from operations.redrive import (
     plan_redrive,
     redrive_queue,
 )
-from tests.conftest import EVENTS, REPO
+from tests.conftest import REPO, load_event
 
 ACCOUNT = "123456789012"
 STACK = "transcription-pipeline"
@@ -42,11 +42,6 @@ START_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{STACK}-StartTranscrip
 PROCESS_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{STACK}-ProcessTranscriptFunction-Cd2"
 OTHER_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:someone-elses-function"
 SECRET = "words-from-the-transcript-never-printed"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return event
 
 
 S3_EVENT = load_event("s3-put.json")

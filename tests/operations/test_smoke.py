@@ -15,7 +15,6 @@ import io
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -38,7 +37,7 @@ from operations.smoke import (
     stack_outputs_from,
     vtt_cues,
 )
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from transcription_pipeline.naming import S3Location
 
 pytest.importorskip("faster_whisper", reason="make test installs requirements-local.txt")
@@ -93,13 +92,6 @@ def leftovers(endpoint: str | None = None) -> list[str]:
 
 
 # -- against `make local` (python -m local_pipeline up), with the real speech model --------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

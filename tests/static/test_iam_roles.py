@@ -17,7 +17,7 @@ import pytest
 from local_pipeline.iam import IamRequest, is_allowed, role_of_function
 from local_pipeline.template import Template
 from tests.conftest import REPO
-from tests.static.test_static_checks import translate
+from tests.static.conftest import translate
 
 pytestmark = pytest.mark.static
 

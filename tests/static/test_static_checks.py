@@ -6,47 +6,21 @@ SAM CLI and cfn-lint live in .venv-sam (they pin their own boto3); ruff and mypy
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
+from tests.static.conftest import DEV_BIN, SAM_BIN, run, translate
 
 pytestmark = pytest.mark.static
-
-SAM_BIN = REPO / ".venv-sam" / "bin"
-DEV_BIN = Path(sys.executable).parent
-
-
-def run(command: list[str | Path], **env: str) -> subprocess.CompletedProcess[str]:
-    executable = Path(command[0])
-    if not executable.exists() and shutil.which(str(executable)) is None:
-        pytest.fail(f"{executable} is missing: run `make test`, which installs it")
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1", **env},
-        check=False,
-    )
 
 
 def test_sam_validate_lint() -> None:
     result = run([SAM_BIN / "sam", "validate", "--lint"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout + result.stderr
-
-
-def translate(source: Path, target: Path) -> None:
-    result = run([SAM_BIN / "python", "scripts/translate_template.py", source, target])
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_cfn_lint_on_the_translated_template(tmp_path: Path) -> None:

@@ -1,0 +1,187 @@
+"""Contracts with one source: what other code reads from template.yaml or from a pin must
+be what template.yaml and the pins say (only .venv needed: YAML and the code's own names).
+
+- The stack outputs ``operations/redrive.py`` and ``operations/smoke.py`` read are
+  template.yaml's Outputs, each naming the kind of resource the command expects.
+- The dead-letter queues the commands handle are every dead-letter queue of the template.
+- aws-lambda-powertools has one version: the layer's and the development environment's.
+
+(The local cloud's retry count per function, read from EventInvokeConfig, is tested in
+tests/local/test_cloud_retries.py.)
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from local_pipeline.template import Template, load_template
+from operations import redrive, smoke
+from tests.conftest import REPO
+
+TEMPLATE = REPO / "template.yaml"
+STACK = "transcription-pipeline"
+
+# The names a command reads from the stack, as it declares them.
+DECLARED_OUTPUTS: dict[str, set[str]] = {
+    "redrive": {*redrive.QUEUE_OUTPUTS.values(), *redrive.FUNCTION_OUTPUTS},
+    "smoke": {*smoke.REQUIRED_OUTPUTS, *smoke.DEAD_LETTER_OUTPUTS, *smoke.FUNCTION_OUTPUTS},
+}
+COMMANDS: dict[str, ModuleType] = {"redrive": redrive, "smoke": smoke}
+# A string in a command that names a stack output, by the kinds of output the template has
+# (bucket names, queue URLs, function and topic ARNs, the job name prefix).
+OUTPUT_LIKE = re.compile(r"[A-Z][A-Za-z]*(BucketName|QueueUrl|FunctionArn|TopicArn|NamePrefix)")
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def output_like_strings(module: ModuleType) -> set[str]:
+    """Every string literal of the module's source that looks like a stack output name."""
+    assert module.__file__ is not None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and OUTPUT_LIKE.fullmatch(node.value)
+    }
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_the_outputs_a_command_reads_are_the_templates_outputs(
+    document: dict[str, Any], command: str
+) -> None:
+    outputs = set(document["Outputs"])
+    declared = DECLARED_OUTPUTS[command]
+    spelled_out = output_like_strings(COMMANDS[command])
+
+    assert declared <= outputs, f"not in template.yaml Outputs: {sorted(declared - outputs)}"
+    # A name written out anywhere else in the command is one of its declared names, so the
+    # constants above are the whole list (and smoke's check for missing outputs covers it).
+    assert spelled_out <= declared, f"read but not declared: {sorted(spelled_out - declared)}"
+    assert spelled_out, "the command no longer spells out any output name: update this test"
+
+
+def test_every_output_the_commands_read_names_the_resource_they_expect(
+    document: dict[str, Any],
+) -> None:
+    resources = document["Resources"]
+    for name in set().union(*DECLARED_OUTPUTS.values()):
+        value = document["Outputs"][name]["Value"]
+        if name.endswith("QueueUrl"):
+            # Both commands name a queue by its output without "Url": its logical id.
+            queue = name.removesuffix("Url")
+            assert value == {"Ref": queue}, name
+            assert resources[queue]["Type"] == "AWS::SQS::Queue", name
+        elif name.endswith("FunctionArn"):
+            # smoke names a function's log group by its output without "Arn".
+            function = name.removesuffix("Arn")
+            assert value == {"Fn::GetAtt": [function, "Arn"]}, name
+            assert resources[function]["Type"] == "AWS::Serverless::Function", name
+        elif name.endswith("BucketName"):
+            assert resources[value["Ref"]]["Type"] == "AWS::S3::Bucket", name
+        elif name == "JobNamePrefix":
+            pass  # below: it must be the prefix the start function names jobs with
+        else:
+            pytest.fail(f"{name}: a kind of output this test does not know yet")
+
+    template = Template(TEMPLATE, stack_name=STACK)
+    prefix = template.resolve(document["Outputs"]["JobNamePrefix"]["Value"])
+    start = template.function("StartTranscriptionFunction")
+    assert prefix == start.environment["JOB_NAME_PREFIX"]
+
+
+def dead_letter_queues(document: dict[str, Any]) -> dict[str, str | None]:
+    """Every queue the template sends failed events to -> the function whose failures it
+    holds (on-failure destinations), or None (an EventBridge rule's DeadLetterConfig)."""
+    queues: dict[str, str | None] = {}
+    for logical_id, resource in document["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = resource.get("Properties", {})
+        destination = (
+            properties.get("EventInvokeConfig", {})
+            .get("DestinationConfig", {})
+            .get("OnFailure", {})
+            .get("Destination")
+        )
+        if destination is not None:
+            queues[destination["Fn::GetAtt"][0]] = logical_id
+        for event in properties.get("Events", {}).values():
+            dead_letter = event.get("Properties", {}).get("DeadLetterConfig", {}).get("Arn")
+            if dead_letter is not None:
+                queues[dead_letter["Fn::GetAtt"][0]] = None
+    return queues
+
+
+def test_the_commands_handle_every_dead_letter_queue_of_the_template(
+    document: dict[str, Any],
+) -> None:
+    queues = dead_letter_queues(document)
+    assert queues, "template.yaml has no dead-letter queue: update this test"
+    queue_outputs = {f"{queue}Url" for queue in queues}
+
+    assert set(redrive.QUEUE_OUTPUTS.values()) == queue_outputs
+    assert set(smoke.DEAD_LETTER_OUTPUTS) == queue_outputs
+    # redrive replays an on-failure record to the function it came from, if it knows it.
+    functions = {function for function in queues.values() if function is not None}
+    assert {f"{function}Arn" for function in functions} <= set(redrive.FUNCTION_OUTPUTS)
+
+
+# -- one Powertools version --------------------------------------------------------------------
+
+
+def pins(requirements: Path) -> dict[str, Requirement]:
+    """The requirements of a pip requirements file, by canonical project name."""
+    found: dict[str, Requirement] = {}
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            requirement = Requirement(line)
+            found[canonicalize_name(requirement.name)] = requirement
+    return found
+
+
+def layer_requirements(document: dict[str, Any]) -> Path:
+    """The requirements file `sam build` installs into the layer (BuildMethod: makefile)."""
+    (layer,) = (
+        resource
+        for resource in document["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+    )
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    folder = REPO / str(layer["Properties"]["ContentUri"])
+    assert "-r requirements.txt" in (folder / "Makefile").read_text(encoding="utf-8")
+    return folder / "requirements.txt"
+
+
+def test_powertools_is_pinned_once_for_the_layer_and_the_dev_environment(
+    document: dict[str, Any],
+) -> None:
+    name = canonicalize_name("aws-lambda-powertools")
+    layer = pins(layer_requirements(document))[name]
+    dev = pins(REPO / "requirements-dev.txt")[name]
+
+    (layer_pin,) = layer.specifier
+    assert layer_pin.operator == "=="
+    assert dev.specifier == layer.specifier, (
+        f"requirements-dev.txt pins {dev}, the layer {layer}: the tests would not run "
+        "the Powertools that Lambda runs"
+    )
+    installed = importlib.metadata.version(name)
+    assert installed == layer_pin.version, (
+        f"this environment has Powertools {installed}, the pin is {layer_pin.version}: "
+        "run make (it reinstalls .venv when requirements-dev.txt changes)"
+    )
