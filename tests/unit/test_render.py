@@ -3,42 +3,40 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.unit.conftest import ALL_FIXTURES, SPEECH_FIXTURES, fixture_json, parsed
 from transcription_pipeline.render import (
     MAX_CUE_SECONDS,
     MAX_LINE_CHARS,
     MIN_CHARS_BEFORE_SENTENCE_BREAK,
     Cue,
     build_cues,
-    format_clock,
     render_srt,
     render_text,
     render_vtt,
+    srt_from_cues,
+    text_from_words,
+    vtt_from_cues,
 )
-from transcription_pipeline.transcript import Item, Transcript, parse_transcript
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "transcribe"
-ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
-SPEECH_FIXTURES = [n for n in ALL_FIXTURES if n != "v4-empty.json"]
+from transcription_pipeline.transcript import Item, Transcript
+from transcription_pipeline.words import group_words
 
 SRT_TIME = r"(\d{2}):(\d{2}):(\d{2}),(\d{3})"
 VTT_TIME = r"(\d{2}):(\d{2}):(\d{2})\.(\d{3})"
 PREFIX = re.compile(r"^\[(\d+:)?\d{2}:\d{2}\] (spk|ch)_\d+: ")
 
 
-def parse(name: str) -> Transcript:
-    return parse_transcript((FIXTURES / name).read_bytes())
+def cues_of(t: Transcript) -> tuple[Cue, ...]:
+    return build_cues(group_words(t.items))
 
 
 def spoken_words(name: str) -> list[str]:
     """Word contents in time order, computed from the JSON, not from the parser."""
-    results: dict[str, Any] = json.loads((FIXTURES / name).read_bytes())["results"]
+    results: dict[str, Any] = fixture_json(name)["results"]
     # Even for channel jobs the top-level list is the merged, time-ordered copy.
     return [
         i["alternatives"][0]["content"] for i in results["items"] if i["type"] == "pronunciation"
@@ -89,7 +87,7 @@ def check_cues(cues: list[tuple[float, float, list[str]]], expected_words: list[
 
 @pytest.mark.parametrize("name", SPEECH_FIXTURES)
 def test_srt_structure_and_every_word_once(name: str) -> None:
-    srt = render_srt(parse(name))
+    srt = render_srt(parsed(name))
     assert srt.endswith("\n")
     assert not srt.endswith("\n\n")
     check_cues(parse_cue_file(srt, SRT_TIME, numbered=True), spoken_words(name))
@@ -97,19 +95,19 @@ def test_srt_structure_and_every_word_once(name: str) -> None:
 
 @pytest.mark.parametrize("name", SPEECH_FIXTURES)
 def test_vtt_structure_and_every_word_once(name: str) -> None:
-    vtt = render_vtt(parse(name))
+    vtt = render_vtt(parsed(name))
     assert vtt.startswith("WEBVTT\n\n")
     body = vtt[len("WEBVTT\n\n") :]
     cues = parse_cue_file(body, VTT_TIME, numbered=False)
     check_cues(cues, spoken_words(name))
-    srt_cues = parse_cue_file(render_srt(parse(name)), SRT_TIME, numbered=True)
+    srt_cues = parse_cue_file(render_srt(parsed(name)), SRT_TIME, numbered=True)
     assert cues == srt_cues
 
 
 def test_cues_do_not_mix_speakers() -> None:
-    t = parse("03-speaker-identification.json")
+    t = parsed("03-speaker-identification.json")
     speakers = iter([i.speaker for i in t.items if i.kind == "pronunciation"])
-    for cue in build_cues(t):
+    for cue in cues_of(t):
         count = sum(len(line.split(" ")) for line in cue.lines)
         assert len({next(speakers) for _ in range(count)}) == 1
 
@@ -117,7 +115,7 @@ def test_cues_do_not_mix_speakers() -> None:
 @pytest.mark.parametrize("name", SPEECH_FIXTURES)
 def test_cues_break_at_sentence_ends(name: str) -> None:
     # A sentence end continues inside a cue only after a short lead-in ("Yes. ...").
-    for cue in build_cues(parse(name)):
+    for cue in cues_of(parsed(name)):
         tokens = " ".join(cue.lines).split(" ")
         for index, token in enumerate(tokens[:-1]):
             if token.endswith((".", "?", "!")):
@@ -125,7 +123,7 @@ def test_cues_break_at_sentence_ends(name: str) -> None:
 
 
 def test_first_cue_of_plain_fixture() -> None:
-    cues = build_cues(parse("01-plain.json"))
+    cues = cues_of(parsed("01-plain.json"))
     assert cues[0] == Cue(0.49, 3.27, ("She was gone out into the", "village on some errand when,"))
     assert cues[1].lines == (
         "as she was descending this steep street,",
@@ -135,14 +133,14 @@ def test_first_cue_of_plain_fixture() -> None:
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
 def test_text_punctuation_attached(name: str) -> None:
-    text = render_text(parse(name))
+    text = render_text(parsed(name))
     assert not re.search(r" [,.?!]", text)
     assert "  " not in text
 
 
 @pytest.mark.parametrize("name", SPEECH_FIXTURES)
 def test_text_contains_every_word_once_in_order(name: str) -> None:
-    t = parse(name)
+    t = parsed(name)
     text = render_text(t)
     assert text.endswith("\n")
     assert not text.endswith("\n\n")
@@ -160,7 +158,7 @@ def test_text_contains_every_word_once_in_order(name: str) -> None:
 
 
 def test_text_speaker_turns() -> None:
-    text = render_text(parse("03-speaker-identification.json"))
+    text = render_text(parsed("03-speaker-identification.json"))
     assert text.startswith("[00:00] spk_0: She was gone out into the village on some errand when,")
     paragraphs = text.split("\n\n")
     assert paragraphs[1].startswith("[00:15] spk_1: It will be well for you")
@@ -171,13 +169,13 @@ def test_text_speaker_turns() -> None:
 
 
 def test_text_channels() -> None:
-    text = render_text(parse("02-channel-identification.json"))
+    text = render_text(parsed("02-channel-identification.json"))
     assert text.startswith("[00:00] ch_1: She was gone out into the village")
     assert "\n\n[00:15] ch_0: it will be well for you" in text
 
 
 def test_text_plain_paragraphs() -> None:
-    text = render_text(parse("01-plain.json"))
+    text = render_text(parsed("01-plain.json"))
     assert text.startswith("She was gone out into the village")
     paragraphs = text.rstrip("\n").split("\n\n")
     assert len(paragraphs) > 1
@@ -215,8 +213,6 @@ def test_pause_mid_sentence_does_not_break_paragraph() -> None:
 
 
 def test_hour_timestamps() -> None:
-    assert format_clock(83) == "01:23"
-    assert format_clock(3725.9) == "1:02:05"
     items = [word("late", 3725.2, 3725.6, "spk_3"), punct("?", "spk_3")]
     assert render_text(transcript(items, "speaker")) == "[1:02:05] spk_3: late?\n"
     srt = render_srt(transcript(items, "speaker"))
@@ -227,7 +223,7 @@ def test_long_word_gets_own_line() -> None:
     long = "Pneumonoultramicroscopicsilicovolcanoconiosis-like"
     assert len(long) > MAX_LINE_CHARS
     items = [word("a", 0, 0.2), word(long, 0.3, 1.5), word("b", 1.6, 1.8)]
-    cues = build_cues(transcript(items))
+    cues = cues_of(transcript(items))
     lines = [line for c in cues for line in c.lines]
     assert long in lines
     assert [t for line in lines for t in line.split(" ")] == ["a", long, "b"]
@@ -241,7 +237,7 @@ def test_overlapping_times_clamped_forward() -> None:
         word("third", 1.2, 1.3, "spk_0"),
         word("longest", 3.0, 12.0, "spk_0"),  # one word longer than a cue may last
     ]
-    cues = build_cues(transcript(items, "speaker"))
+    cues = cues_of(transcript(items, "speaker"))
     previous_end = 0.0
     for cue in cues:
         assert cue.start >= previous_end
@@ -253,7 +249,7 @@ def test_overlapping_times_clamped_forward() -> None:
 
 def test_long_sentence_split_within_limits() -> None:
     items = [word(f"word{n:02d}", n * 0.3, n * 0.3 + 0.25) for n in range(60)]
-    cues = build_cues(transcript(items))
+    cues = cues_of(transcript(items))
     assert len(cues) > 1
     for cue in cues:
         assert cue.end - cue.start <= MAX_CUE_SECONDS
@@ -268,8 +264,32 @@ def test_vtt_escapes_markup() -> None:
 
 
 def test_empty_outputs() -> None:
-    t = parse("v4-empty.json")
+    t = parsed("v4-empty.json")
     assert render_text(t) == ""
     assert render_srt(t) == ""
     assert render_vtt(t) == "WEBVTT\n"
-    assert build_cues(t) == []
+    assert cues_of(t) == ()
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_outputs_from_words_and_cues_equal_one_output_at_a_time(name: str) -> None:
+    t = parsed(name)
+    words = group_words(t.items)
+    cues = build_cues(words)
+    assert text_from_words(words, t.labels) == render_text(t)
+    assert srt_from_cues(cues) == render_srt(t)
+    assert vtt_from_cues(cues) == render_vtt(t)
+
+
+def test_cue_line_layout_prefers_balance_and_clause_ends() -> None:
+    # 50 characters: two lines; the break after "comma," wins over the exact middle.
+    items = [
+        word("aaaaaaaaaa", 0.0, 0.3),
+        word("bbbbbbbbbbbb", 0.4, 0.7),
+        word("comma", 0.8, 1.0),
+        punct(","),
+        word("cccccccc", 1.1, 1.4),
+        word("dddddddddd", 1.5, 1.8),
+    ]
+    (cue,) = cues_of(transcript(items))
+    assert cue.lines == ("aaaaaaaaaa bbbbbbbbbbbb comma,", "cccccccc dddddddddd")

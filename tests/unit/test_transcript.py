@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import TRANSCRIPTS
+from tests.unit.conftest import ALL_FIXTURES, fixture_bytes, fixture_json, parsed
 from transcription_pipeline.transcript import (
     Item,
     Transcript,
     TranscriptFormatError,
     parse_transcript,
 )
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "transcribe"
-ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
-
-
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / name).read_bytes())
-    return data
-
-
-def parse(name: str) -> Transcript:
-    return parse_transcript((FIXTURES / name).read_bytes())
 
 
 def json_words(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,14 +31,14 @@ def words(t: Transcript) -> list[Item]:
 
 
 def test_fixture_licence_travels_with_copies() -> None:
-    assert (FIXTURES / "LICENSE").read_text().startswith("MIT License")
-    assert "derived" in (FIXTURES / "SOURCE.md").read_text()
+    assert (TRANSCRIPTS / "LICENSE").read_text().startswith("MIT License")
+    assert "derived" in (TRANSCRIPTS / "SOURCE.md").read_text()
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
 def test_word_count_matches_json(name: str) -> None:
-    doc = load(name)
-    t = parse(name)
+    doc = fixture_json(name)
+    t = parsed(name)
     assert len(words(t)) == len(json_words(doc))
     assert t.job_name == doc["jobName"]
     assert t.text == doc["results"]["transcripts"][0]["transcript"]
@@ -57,7 +46,7 @@ def test_word_count_matches_json(name: str) -> None:
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
 def test_items_time_ordered_and_punctuation_follows_a_word(name: str) -> None:
-    t = parse(name)
+    t = parsed(name)
     starts = [i.start for i in words(t)]
     assert all(s is not None for s in starts)
     assert starts == sorted(starts)  # type: ignore[type-var]
@@ -77,16 +66,16 @@ def test_items_time_ordered_and_punctuation_follows_a_word(name: str) -> None:
     ["01-plain.json", "03-speaker-identification.json", "07-vocabulary-filter-mask.json"],
 )
 def test_contents_and_times_match_json_in_order(name: str) -> None:
-    doc = load(name)
+    doc = fixture_json(name)
     expected = [
         (i["alternatives"][0]["content"], float(i["start_time"]), float(i["end_time"]))
         for i in json_words(doc)
     ]
-    assert [(i.content, i.start, i.end) for i in words(parse(name))] == expected
+    assert [(i.content, i.start, i.end) for i in words(parsed(name))] == expected
 
 
 def test_plain_has_no_labels() -> None:
-    t = parse("01-plain.json")
+    t = parsed("01-plain.json")
     assert t.labels is None
     assert {i.speaker for i in t.items} == {None}
     assert t.redacted is False
@@ -95,15 +84,15 @@ def test_plain_has_no_labels() -> None:
 
 
 def test_confidence_is_parsed_from_strings() -> None:
-    doc = load("01-plain.json")
-    t = parse("01-plain.json")
+    doc = fixture_json("01-plain.json")
+    t = parsed("01-plain.json")
     expected = [float(i["alternatives"][0]["confidence"]) for i in json_words(doc)]
     assert [i.confidence for i in words(t)] == expected
 
 
 def test_speaker_labels_legacy_match_segments() -> None:
-    doc = load("03-speaker-identification.json")
-    t = parse("03-speaker-identification.json")
+    doc = fixture_json("03-speaker-identification.json")
+    t = parsed("03-speaker-identification.json")
     assert t.labels == "speaker"
     expected = {
         (float(s["start_time"]), float(s["end_time"])): s["speaker_label"]
@@ -120,23 +109,23 @@ def test_speaker_labels_legacy_match_segments() -> None:
 
 
 def test_newer_layout_equals_legacy_parse() -> None:
-    legacy = parse("03-speaker-identification.json")
-    newer = parse("v1-newer-layout-speaker-labels.json")
+    legacy = parsed("03-speaker-identification.json")
+    newer = parsed("v1-newer-layout-speaker-labels.json")
     assert newer.labels == "speaker"
     assert newer.items == legacy.items
 
 
 def test_per_item_speaker_label_without_segments() -> None:
-    doc = load("v1-newer-layout-speaker-labels.json")
+    doc = fixture_json("v1-newer-layout-speaker-labels.json")
     del doc["results"]["speaker_labels"]
     del doc["results"]["audio_segments"]
     t = parse_transcript(json.dumps(doc))
     assert t.labels == "speaker"
-    assert t.items == parse("03-speaker-identification.json").items
+    assert t.items == parsed("03-speaker-identification.json").items
 
 
 def test_segments_without_items_map_by_time() -> None:
-    doc = load("03-speaker-identification.json")
+    doc = fixture_json("03-speaker-identification.json")
     segments = doc["results"]["speaker_labels"]["segments"]
     for seg in segments:
         seg["items"] = []
@@ -152,8 +141,8 @@ def test_segments_without_items_map_by_time() -> None:
 
 
 def test_channel_identification_each_word_once() -> None:
-    doc = load("02-channel-identification.json")
-    t = parse("02-channel-identification.json")
+    doc = fixture_json("02-channel-identification.json")
+    t = parsed("02-channel-identification.json")
     assert t.labels == "channel"
     keys = [(i.content, i.start, i.end) for i in words(t)]
     assert len(keys) == len(set(keys))
@@ -219,14 +208,14 @@ def test_channel_duplicate_word_on_both_channels_kept_once() -> None:
 
 
 def test_alternatives_take_the_first() -> None:
-    t = parse("v2-alternatives.json")
+    t = parsed("v2-alternatives.json")
     assert not any(i.content.endswith("-alt") for i in t.items)
-    assert [i.content for i in t.items] == [i.content for i in parse("01-plain.json").items]
+    assert [i.content for i in t.items] == [i.content for i in parsed("01-plain.json").items]
 
 
 def test_vocabulary_filter_mask_and_remove() -> None:
-    masked = parse("07-vocabulary-filter-mask.json")
-    removed = parse("v3-vocabulary-filter-remove.json")
+    masked = parsed("07-vocabulary-filter-mask.json")
+    removed = parsed("v3-vocabulary-filter-remove.json")
     stars = sum(1 for i in words(masked) if i.content == "***")
     assert stars > 0
     assert len(words(removed)) == len(words(masked)) - stars
@@ -234,21 +223,21 @@ def test_vocabulary_filter_mask_and_remove() -> None:
 
 
 def test_redaction_flags_and_pii_kept() -> None:
-    assert parse("05-automatic-content-redaction-with-undredacted-redacted.json").redacted
-    t = parse("v6-pii-redaction.json")
+    assert parsed("05-automatic-content-redaction-with-undredacted-redacted.json").redacted
+    t = parsed("v6-pii-redaction.json")
     assert t.redacted
     pii = [i for i in t.items if i.content == "[PII]"]
-    doc = load("v6-pii-redaction.json")
+    doc = fixture_json("v6-pii-redaction.json")
     assert len(pii) == sum(1 for i in json_words(doc) if i["alternatives"][0]["content"] == "[PII]")
     assert len(pii) == 3
     # Per-item redactions alone also mark the transcript as redacted.
     del doc["isRedacted"]
     assert parse_transcript(json.dumps(doc)).redacted
-    assert not parse("01-plain.json").redacted
+    assert not parsed("01-plain.json").redacted
 
 
 def test_empty_transcript() -> None:
-    t = parse("v4-empty.json")
+    t = parsed("v4-empty.json")
     assert t.items == ()
     assert t.text == ""
     assert t.labels is None
@@ -271,7 +260,7 @@ def test_empty_transcript_with_label_settings_reports_no_labels() -> None:
 
 
 def test_language_identification() -> None:
-    t = parse("v5-language-identification.json")
+    t = parsed("v5-language-identification.json")
     assert t.language_code == "en-US"
     assert t.language_score == pytest.approx(0.9921)
 
@@ -324,7 +313,7 @@ def test_defensive_item_parsing() -> None:
 
 
 def test_bytes_str_and_bom_agree() -> None:
-    raw = (FIXTURES / "01-plain.json").read_bytes()
+    raw = fixture_bytes("01-plain.json")
     assert parse_transcript(raw) == parse_transcript(raw.decode())
     assert parse_transcript(b"\xef\xbb\xbf" + raw) == parse_transcript(raw)
     assert parse_transcript("\ufeff" + raw.decode()) == parse_transcript(raw)
@@ -354,3 +343,58 @@ def test_error_message_does_not_echo_content() -> None:
     with pytest.raises(TranscriptFormatError) as info:
         parse_transcript(secret)
     assert "secret" not in str(info.value)
+
+
+def word_item(start: Any, end: Any, content: str = "w", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "pronunciation",
+        "start_time": start,
+        "end_time": end,
+        "alternatives": [{"content": content, "confidence": "0.9"}],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("1.5", "2.0", (1.5, 2.0)),
+        (" 1.5 ", "2", (1.5, 2.0)),  # float() ignores surrounding whitespace
+        (1.5, 2, (1.5, 2.0)),  # numbers as numbers
+        ("2.0", "1.5", (2.0, 2.0)),  # end before start: clamped
+        ("-1", "2.0", (None, None)),  # negative
+        ("inf", "2.0", (None, None)),
+        ("1.0", "nan", (None, None)),
+        (True, "2.0", (None, None)),  # a boolean is not a time
+        ("1.0", None, (None, None)),  # half a range is none
+        ("1.0", "soon", (None, None)),
+    ],
+)
+def test_word_times(start: Any, end: Any, expected: tuple[float | None, float | None]) -> None:
+    doc = {"jobName": "t", "results": {"items": [word_item(start, end)]}}
+    (item,) = parse_transcript(json.dumps(doc)).items
+    assert (item.start, item.end) == expected
+
+
+@pytest.mark.parametrize(
+    ("confidence", "expected"),
+    [("0.25", 0.25), (0.5, 0.5), ("high", None), ("inf", None), (None, None), (False, None)],
+)
+def test_confidence_values(confidence: Any, expected: float | None) -> None:
+    item = word_item("0.1", "0.2")
+    item["alternatives"][0]["confidence"] = confidence
+    (parsed_item,) = parse_transcript(json.dumps({"results": {"items": [item]}})).items
+    assert parsed_item.confidence == expected
+
+
+def test_items_out_of_time_order_are_sorted_with_their_punctuation() -> None:
+    comma = {"type": "punctuation", "alternatives": [{"content": ",", "confidence": "0"}]}
+    items = [word_item("2.0", "2.5", "second"), comma, word_item("1.0", "1.5", "first")]
+    t = parse_transcript(json.dumps({"jobName": "o", "results": {"items": items}}))
+    assert [i.content for i in t.items] == ["first", "second", ","]
+
+
+def test_items_are_immutable() -> None:
+    item = parsed("01-plain.json").items[0]
+    with pytest.raises(AttributeError):
+        item.content = "changed"  # type: ignore[misc]

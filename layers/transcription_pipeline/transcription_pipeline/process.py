@@ -6,7 +6,6 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from transcription_pipeline.aws import ObjectGone, ObjectStore, TranscribeJobs, TranscriptionJob
 from transcription_pipeline.config import Settings
@@ -25,10 +24,10 @@ from transcription_pipeline.naming import (
 )
 from transcription_pipeline.performance import without_cyclic_gc
 from transcription_pipeline.publish import publish_error, publish_outputs, record_metadata
-from transcription_pipeline.render import render_srt, render_text, render_vtt
-from transcription_pipeline.stable_json import json_bytes
-from transcription_pipeline.summary import build_summary, render_summary_markdown
+from transcription_pipeline.render import build_cues, srt_from_cues, text_from_words, vtt_from_cues
+from transcription_pipeline.summary import Summary, render_summary_markdown, summarise
 from transcription_pipeline.transcript import Transcript, TranscriptFormatError, parse_transcript
+from transcription_pipeline.words import group_words
 
 
 class JobNotFinished(Exception):
@@ -55,23 +54,32 @@ class ProcessResult:
 @dataclass(frozen=True)
 class RenderedOutputs:
     files: dict[str, bytes]  # output file name -> content
-    summary: dict[str, Any]
+    summary: Summary
 
 
 @without_cyclic_gc
 def render_outputs(
     raw_transcript: bytes, transcript: Transcript, source: S3Location, created_at: str
 ) -> RenderedOutputs:
-    """All six output files for one transcript; pure, so it is tested without AWS."""
-    summary = build_summary(
-        transcript, source_bucket=source.bucket, source_key=source.key, created_at=created_at
+    """All six output files for one transcript; pure, so it is tested without AWS.
+
+    The words are grouped once and the cues built once; each output gets them.
+    """
+    words = group_words(transcript.items)
+    cues = build_cues(words)
+    summary = summarise(
+        transcript,
+        words,
+        source_bucket=source.bucket,
+        source_key=source.key,
+        created_at=created_at,
     )
     files = {
         TRANSCRIPT_JSON: raw_transcript,
-        TRANSCRIPT_TEXT: render_text(transcript).encode("utf-8"),
-        SUBTITLES_SRT: render_srt(transcript).encode("utf-8"),
-        SUBTITLES_VTT: render_vtt(transcript).encode("utf-8"),
-        SUMMARY_JSON: json_bytes(summary),
+        TRANSCRIPT_TEXT: text_from_words(words, transcript.labels).encode("utf-8"),
+        SUBTITLES_SRT: srt_from_cues(cues).encode("utf-8"),
+        SUBTITLES_VTT: vtt_from_cues(cues).encode("utf-8"),
+        SUMMARY_JSON: summary.to_json(),
         SUMMARY_MARKDOWN: render_summary_markdown(summary).encode("utf-8"),
     }
     return RenderedOutputs(files, summary)
@@ -180,7 +188,7 @@ def process_job(
     return ProcessResult(
         ProcessOutcome.PUBLISHED,
         source,
-        word_count=int(rendered.summary.get("word_count", 0)),
-        duration_seconds=float(rendered.summary.get("duration_seconds", 0.0)),
+        word_count=rendered.summary.word_count,
+        duration_seconds=rendered.summary.duration_seconds,
         transcript_bytes=len(raw),
     )

@@ -1,14 +1,17 @@
-"""Render a parsed Transcript as readable text, SubRip (SRT) and WebVTT.
+"""Render words as readable text, and cues as SubRip (SRT) and WebVTT.
 
-Everything is a single linear pass over the words; cue layout only looks
-back within the current cue (bounded size), so long recordings stay cheap.
+Everything is a single linear pass; cue layout only looks back within the current
+cue (bounded size), so long recordings stay cheap. The words come from words.py,
+grouped once per transcript; the cues are built once and serve both subtitle formats.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import NamedTuple
 
-from transcription_pipeline.transcript import Transcript, is_sentence_end
+from transcription_pipeline.transcript import LabelKind, Transcript
+from transcription_pipeline.words import Word, format_clock, group_words
 
 __all__ = [
     "MAX_CUE_SECONDS",
@@ -16,13 +19,13 @@ __all__ = [
     "MAX_LINE_CHARS",
     "MIN_CHARS_BEFORE_SENTENCE_BREAK",
     "Cue",
-    "Word",
     "build_cues",
-    "format_clock",
-    "group_words",
     "render_srt",
     "render_text",
     "render_vtt",
+    "srt_from_cues",
+    "text_from_words",
+    "vtt_from_cues",
 ]
 
 MAX_LINE_CHARS = 42
@@ -42,79 +45,18 @@ PARAGRAPH_PAUSE_SECONDS = 2.0
 PARAGRAPH_MAX_SENTENCES = 6
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
-    """A pronunciation item with the punctuation that follows it attached."""
-
-    text: str
-    content: str
-    start: float
-    end: float
-    confidence: float | None
-    speaker: str | None
-    sentence_end: bool
-    clause_end: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Cue:
-    start: float
+class Cue(NamedTuple):
+    start: float  # seconds, whole milliseconds
     end: float
     lines: tuple[str, ...]
 
 
-def group_words(t: Transcript) -> list[Word]:
-    """Attach punctuation to words; give untimed words the previous word's end."""
-    words: list[Word] = []
-    # The word being assembled; it is emitted once its trailing punctuation is known.
-    text = content = ""
-    start = end = last_end = 0.0
-    confidence: float | None = None
-    speaker: str | None = None
-    sentence_end = clause_end = False
-    open_word = False
-    prefix = ""
-    for item in t.items:
-        if item.kind == "punctuation":
-            if open_word:
-                text += item.content
-                sentence_end = sentence_end or is_sentence_end(item)
-                clause_end = True
-            else:
-                # Punctuation before any word leads the first word.
-                prefix += item.content
-            continue
-        if open_word:
-            words.append(
-                Word(text, content, start, end, confidence, speaker, sentence_end, clause_end)
-            )
-        start = item.start if item.start is not None else last_end
-        end = item.end if item.end is not None else start
-        last_end = max(last_end, end)
-        text, content = prefix + item.content, item.content
-        confidence, speaker = item.confidence, item.speaker
-        sentence_end = clause_end = False
-        open_word = True
-        prefix = ""
-    if open_word:
-        words.append(Word(text, content, start, end, confidence, speaker, sentence_end, clause_end))
-    return words
-
-
-def format_clock(seconds: float) -> str:
-    """mm:ss, or h:mm:ss from one hour on (floored to the second)."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes:02d}:{secs:02d}"
-
-
-def render_text(t: Transcript) -> str:
-    words = group_words(t)
+def text_from_words(words: Sequence[Word], labels: LabelKind | None) -> str:
+    """Paragraphs: one per speaker turn with labels, else split at long pauses and every
+    few sentences."""
     if not words:
         return ""
+    labelled = labels is not None
     paragraphs: list[str] = []
     current: list[str] = []
     prefix = ""
@@ -123,7 +65,7 @@ def render_text(t: Transcript) -> str:
     for word in words:
         if prev is None:
             new_paragraph = True
-        elif t.labels is not None:
+        elif labelled:
             new_paragraph = word.speaker != prev.speaker
         else:
             new_paragraph = prev.sentence_end and (
@@ -135,9 +77,7 @@ def render_text(t: Transcript) -> str:
                 paragraphs.append(prefix + " ".join(current))
             current, sentences = [], 0
             prefix = (
-                f"[{format_clock(word.start)}] {word.speaker or 'unknown'}: "
-                if t.labels is not None
-                else ""
+                f"[{format_clock(word.start)}] {word.speaker or 'unknown'}: " if labelled else ""
             )
         current.append(word.text)
         sentences += word.sentence_end
@@ -146,23 +86,23 @@ def render_text(t: Transcript) -> str:
     return "\n\n".join(paragraphs) + "\n"
 
 
-def _line_count(lengths: list[int]) -> int:
-    """Lines needed by greedy filling; greedy is minimal, so this decides fit.
+def _greedy_lines(lengths: Sequence[int]) -> tuple[int, int]:
+    """Lines needed by greedy filling, and the width of the last one.
 
-    A word longer than a line occupies a line of its own.
+    Greedy is minimal, so this decides whether words fit; a word longer than a
+    line occupies a line of its own.
     """
-    lines = 0
-    width = 0
+    lines = width = 0
     for length in lengths:
         if lines and width + 1 + length <= MAX_LINE_CHARS:
             width += 1 + length
         else:
             lines += 1
             width = length
-    return lines
+    return lines, width
 
 
-def _layout(words: list[Word]) -> tuple[str, ...]:
+def _layout(words: Sequence[Word]) -> tuple[str, ...]:
     """One line if it fits; else the most balanced valid two-line split,
     preferring to break after punctuation."""
     texts = [w.text for w in words]
@@ -170,14 +110,16 @@ def _layout(words: list[Word]) -> tuple[str, ...]:
     if len(single) <= MAX_LINE_CHARS or len(texts) == 1:
         return (single,)
     best: tuple[int, int] | None = None
+    last = len(texts) - 1
+    first_length = -1  # len(" ".join(texts[:j])), grown word by word
     for j in range(1, len(texts)):
-        first = " ".join(texts[:j])
-        second = " ".join(texts[j:])
-        ok_first = len(first) <= MAX_LINE_CHARS or j == 1
-        ok_second = len(second) <= MAX_LINE_CHARS or j == len(texts) - 1
+        first_length += 1 + len(texts[j - 1])
+        second_length = len(single) - first_length - 1
+        ok_first = first_length <= MAX_LINE_CHARS or j == 1
+        ok_second = second_length <= MAX_LINE_CHARS or j == last
         if not (ok_first and ok_second):
             continue
-        cost = abs(len(first) - len(second)) - (12 if words[j - 1].clause_end else 0)
+        cost = abs(first_length - second_length) - (12 if words[j - 1].clause_end else 0)
         if best is None or cost < best[0]:
             best = (cost, j)
     if best is None:
@@ -208,39 +150,56 @@ def _split_point(buf: list[Word]) -> int:
     return best_k
 
 
-def build_cues(t: Transcript) -> list[Cue]:
+def build_cues(words: Sequence[Word]) -> tuple[Cue, ...]:
+    """Subtitle cues: at most two lines of MAX_LINE_CHARS and MAX_CUE_SECONDS each, one
+    speaker per cue, a new cue after a pause or (once it holds some text) a sentence."""
     groups: list[list[Word]] = []
     buf: list[Word] = []
-    lengths: list[int] = []  # len(w.text) for buf, kept alongside to avoid recounting
-    for word in group_words(t):
-        if buf:
-            prev = buf[-1]
-            hard_break = (
-                word.speaker != prev.speaker
-                or word.start - prev.end >= CUE_PAUSE_SECONDS
-                or (
-                    prev.sentence_end
-                    and sum(lengths) + len(lengths) - 1 >= MIN_CHARS_BEFORE_SENTENCE_BREAK
-                )
-            )
-            if hard_break:
-                groups.append(buf)
-                buf, lengths = [], []
-        size = len(word.text)
+    # Kept alongside buf so that no word recounts it: each text's length, the greedy
+    # line filling (lines, width of the last one) and the width of the joined texts.
+    lengths: list[int] = []
+    lines = width = 0
+    chars = -1
+    # The previous word's fields, as locals: this loop runs once per word.
+    prev_speaker: str | None = None
+    prev_end = 0.0
+    prev_sentence_end = False
+    for word in words:
+        text, _, start, end, _, speaker, sentence_end, _ = word
+        if buf and (
+            speaker != prev_speaker
+            or start - prev_end >= CUE_PAUSE_SECONDS
+            or (prev_sentence_end and chars >= MIN_CHARS_BEFORE_SENTENCE_BREAK)
+        ):
+            groups.append(buf)
+            buf, lengths = [], []
+            lines = width = 0
+            chars = -1
+        size = len(text)
         while buf and (
-            _line_count([*lengths, size]) > MAX_LINES or word.end - buf[0].start > MAX_CUE_SECONDS
+            (lines if width + 1 + size <= MAX_LINE_CHARS else lines + 1) > MAX_LINES
+            or end - buf[0].start > MAX_CUE_SECONDS
         ):
             k = _split_point(buf)
             groups.append(buf[:k])
             buf, lengths = buf[k:], lengths[k:]
+            lines, width = _greedy_lines(lengths)
+            chars = sum(lengths) + len(lengths) - 1
         buf.append(word)
         lengths.append(size)
+        if lines and width + 1 + size <= MAX_LINE_CHARS:
+            width += 1 + size
+        else:
+            lines += 1
+            width = size
+        chars += 1 + size
+        prev_speaker, prev_end, prev_sentence_end = speaker, end, sentence_end
     if buf:
         groups.append(buf)
     return _timed_cues(groups)
 
 
-def _timed_cues(groups: list[list[Word]]) -> list[Cue]:
+def _timed_cues(groups: list[list[Word]]) -> tuple[Cue, ...]:
     """Turn word groups into cues with clamped, strictly forward times (in whole ms)."""
     raw = [(round(g[0].start * 1000), round(g[-1].end * 1000), _layout(g)) for g in groups]
     max_ms = round(MAX_CUE_SECONDS * 1000)
@@ -258,7 +217,7 @@ def _timed_cues(groups: list[list[Word]]) -> list[Cue]:
             end = start + 1
         cues.append(Cue(start / 1000, end / 1000, lines))
         prev_end = end
-    return cues
+    return tuple(cues)
 
 
 def _timestamp(seconds: float, separator: str) -> str:
@@ -269,12 +228,10 @@ def _timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def render_srt(t: Transcript) -> str:
+def srt_from_cues(cues: Sequence[Cue]) -> str:
     blocks = [
-        f"{index}\n{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}\n"
-        + "\n".join(cue.lines)
-        + "\n"
-        for index, cue in enumerate(build_cues(t), start=1)
+        f"{index}\n{_timestamp(start, ',')} --> {_timestamp(end, ',')}\n" + "\n".join(lines) + "\n"
+        for index, (start, end, lines) in enumerate(cues, start=1)
     ]
     return "\n".join(blocks)
 
@@ -284,13 +241,27 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_vtt(t: Transcript) -> str:
+def vtt_from_cues(cues: Sequence[Cue]) -> str:
     blocks = [
-        f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}\n"
-        + "\n".join(_vtt_escape(line) for line in cue.lines)
+        f"{_timestamp(start, '.')} --> {_timestamp(end, '.')}\n"
+        + "\n".join(_vtt_escape(line) for line in lines)
         + "\n"
-        for cue in build_cues(t)
+        for start, end, lines in cues
     ]
     if not blocks:
         return "WEBVTT\n"
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+# One output of one transcript, for callers that want only that (tests, local tools).
+# process.render_outputs groups the words and builds the cues once for all outputs.
+def render_text(t: Transcript) -> str:
+    return text_from_words(group_words(t.items), t.labels)
+
+
+def render_srt(t: Transcript) -> str:
+    return srt_from_cues(build_cues(group_words(t.items)))
+
+
+def render_vtt(t: Transcript) -> str:
+    return vtt_from_cues(build_cues(group_words(t.items)))

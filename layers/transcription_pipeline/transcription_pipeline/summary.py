@@ -1,29 +1,38 @@
 """Offline transcript summary: facts, speakers, highlights and keywords.
 
-Deterministic (same transcript -> identical dict) and linear in the number
-of words. Highlights and keywords use TF-IDF-like weights where each
-sentence is a "document"; no model, no network.
+Deterministic (same words -> identical Summary, identical summary.json bytes) and
+linear in the number of words. Highlights and keywords use TF-IDF-like weights where
+each sentence is a "document"; no model, no network. Starts from the words of
+words.py, like render.py, and needs nothing from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from transcription_pipeline.render import Word, format_clock, group_words
-from transcription_pipeline.transcript import Transcript
+from transcription_pipeline.stable_json import json_bytes
+from transcription_pipeline.transcript import LabelKind, Transcript
+from transcription_pipeline.words import Word, format_clock, group_words
 
 __all__ = [
     "LOW_CONFIDENCE_THRESHOLD",
     "MAX_KEYWORDS",
     "SCHEMA_VERSION",
     "STOP_WORDS",
+    "Highlight",
+    "Source",
+    "SpeakerShare",
+    "Summary",
     "build_summary",
     "render_summary_markdown",
+    "summarise",
 ]
 
 SCHEMA_VERSION = 1
@@ -72,6 +81,75 @@ STOP_WORDS: frozenset[str] = frozenset(
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    bucket: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerShare:
+    label: str
+    talk_time_seconds: float  # the sum of the speaker's word durations (pauses excluded)
+    word_count: int
+    share: float  # of the word count
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    start_seconds: float
+    speaker: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What summary.json says; its field names are the document's keys."""
+
+    source: Source
+    job_name: str
+    created_at: str
+    no_speech: bool
+    redacted: bool
+    language_code: str | None
+    language_score: float | None
+    labels: LabelKind | None
+    duration_seconds: float
+    word_count: int
+    words_per_minute: float | None
+    average_confidence: float | None
+    low_confidence_ratio: float | None
+    speakers: tuple[SpeakerShare, ...]
+    highlights: tuple[Highlight, ...]
+    keywords: tuple[str, ...]
+    low_confidence_threshold: float = LOW_CONFIDENCE_THRESHOLD
+    speaker_share_basis: str = "word_count"
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary.json document as plain data (objects and lists)."""
+        document = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        document["source"] = dataclasses.asdict(self.source)
+        document["speakers"] = [dataclasses.asdict(s) for s in self.speakers]
+        document["highlights"] = [dataclasses.asdict(h) for h in self.highlights]
+        document["keywords"] = list(self.keywords)
+        return document
+
+    def to_json(self) -> bytes:
+        """summary.json: stable JSON (sorted keys), so the same summary is the same bytes."""
+        return json_bytes(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Summary:
+        """Read a summary.json document back; TypeError or KeyError if it is not one."""
+        fields = dict(document)
+        fields["source"] = Source(**document["source"])
+        fields["speakers"] = tuple(SpeakerShare(**s) for s in document["speakers"])
+        fields["highlights"] = tuple(Highlight(**h) for h in document["highlights"])
+        fields["keywords"] = tuple(document["keywords"])
+        return cls(**fields)
+
+
 def _is_masked(content: str) -> bool:
     """Redaction ("[PII]" or other bracketed tags) and vocabulary-filter masks ("***")."""
     stripped = content.strip()
@@ -80,20 +158,20 @@ def _is_masked(content: str) -> bool:
     return bool(stripped) and set(stripped) == {"*"}
 
 
-def _terms(word: Word) -> list[str]:
-    if _is_masked(word.content):
-        return []
-    text = word.content.lower().replace("\u2019", "'")
-    return [
+def _terms_of(content: str) -> tuple[str, ...]:
+    """The summary terms of one word's content."""
+    if _is_masked(content):
+        return ()
+    text = content.lower().replace("\u2019", "'")
+    return tuple(
         term
         for term in _TOKEN.findall(text)
         if len(term) >= MIN_TERM_CHARS and term not in STOP_WORDS
-    ]
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class _Sentence:
-    index: int
+class _Sentence(NamedTuple):
+    position: int  # in the transcript's sentences
     start: float
     speaker: str | None
     text: str
@@ -101,34 +179,43 @@ class _Sentence:
     terms: tuple[str, ...]
 
 
-def _sentences(words: list[Word]) -> list[_Sentence]:
+def _sentences(words: Sequence[Word]) -> list[_Sentence]:
     """Split at sentence-final punctuation and at speaker changes."""
     out: list[_Sentence] = []
-    current: list[Word] = []
+    # Speech repeats its words: each distinct one is tokenised once.
+    terms_by_content: dict[str, tuple[str, ...]] = {}
 
-    def close() -> None:
-        terms = tuple(term for w in current for term in _terms(w))
+    def close(first: int, stop: int) -> None:
+        sentence = words[first:stop]
+        terms: list[str] = []
+        for w in sentence:
+            word_terms = terms_by_content.get(w.content)
+            if word_terms is None:
+                word_terms = terms_by_content[w.content] = _terms_of(w.content)
+            terms += word_terms
         out.append(
             _Sentence(
-                index=len(out),
-                start=current[0].start,
-                speaker=current[0].speaker,
-                text=" ".join(w.text for w in current),
-                word_count=len(current),
-                terms=terms,
+                position=len(out),
+                start=sentence[0].start,
+                speaker=sentence[0].speaker,
+                text=" ".join([w.text for w in sentence]),
+                word_count=stop - first,
+                terms=tuple(terms),
             )
         )
 
-    for word in words:
-        if current and word.speaker != current[-1].speaker:
-            close()
-            current = []
-        current.append(word)
+    first = 0  # of the sentence being read: words[first:index]
+    previous_speaker: str | None = None
+    for index, word in enumerate(words):
+        if index > first and word.speaker != previous_speaker:
+            close(first, index)
+            first = index
         if word.sentence_end:
-            close()
-            current = []
-    if current:
-        close()
+            close(first, index + 1)
+            first = index + 1
+        previous_speaker = word.speaker
+    if first < len(words):
+        close(first, len(words))
     return out
 
 
@@ -148,18 +235,18 @@ def _term_weights(sentences: list[_Sentence]) -> tuple[dict[str, float], dict[st
     return weights, first_seen
 
 
-def _keywords(weights: dict[str, float], first_seen: dict[str, int]) -> list[str]:
+def _keywords(weights: dict[str, float], first_seen: dict[str, int]) -> tuple[str, ...]:
     ranked = sorted(weights, key=lambda term: (-weights[term], first_seen[term]))
-    return ranked[:MAX_KEYWORDS]
+    return tuple(ranked[:MAX_KEYWORDS])
 
 
-def _highlights(sentences: list[_Sentence], weights: dict[str, float]) -> list[dict[str, Any]]:
+def _highlights(sentences: list[_Sentence], weights: dict[str, float]) -> tuple[Highlight, ...]:
     scored = [s for s in sentences if s.terms]
     candidates = [
         s for s in scored if MIN_HIGHLIGHT_WORDS <= s.word_count <= MAX_HIGHLIGHT_WORDS
     ] or scored
     if not candidates:
-        return []
+        return ()
     wanted = min(
         len(candidates),
         max(MIN_HIGHLIGHTS, min(MAX_HIGHLIGHTS, len(sentences) // SENTENCES_PER_HIGHLIGHT)),
@@ -170,7 +257,7 @@ def _highlights(sentences: list[_Sentence], weights: dict[str, float]) -> list[d
         # sqrt length damping so long run-on sentences do not always win.
         return sum(weights[term] for term in set(s.terms)) / math.sqrt(s.word_count)
 
-    ranked = sorted(candidates, key=lambda s: (-score(s), s.index))
+    ranked = sorted(candidates, key=lambda s: (-score(s), s.position))
     chosen: list[_Sentence] = []
     seen_texts: set[str] = set()
     for sentence in ranked:
@@ -181,10 +268,8 @@ def _highlights(sentences: list[_Sentence], weights: dict[str, float]) -> list[d
         chosen.append(sentence)
         if len(chosen) == wanted:
             break
-    chosen.sort(key=lambda s: s.index)
-    return [
-        {"start_seconds": round(s.start, 2), "speaker": s.speaker, "text": s.text} for s in chosen
-    ]
+    chosen.sort(key=lambda s: s.position)
+    return tuple(Highlight(round(s.start, 2), s.speaker, s.text) for s in chosen)
 
 
 def _natural_key(label: str) -> tuple[str, int, str]:
@@ -195,76 +280,106 @@ def _natural_key(label: str) -> tuple[str, int, str]:
     return (label, -1, label)
 
 
-def _speakers(t: Transcript, words: list[Word]) -> list[dict[str, Any]]:
-    if t.labels is None or not words:
-        return []
+def _speakers(labels: LabelKind | None, words: Sequence[Word]) -> tuple[SpeakerShare, ...]:
+    if labels is None or not words:
+        return ()
     talk: dict[str, float] = {}
-    count: Counter[str] = Counter()
+    count: dict[str, int] = {}
+    # Turns are runs of words: the totals of the speaker talking are locals meanwhile
+    # (the same additions, in the same order, as one dictionary update per word).
+    speaker: str | None = None
+    seconds, words_said = 0.0, 0
     for word in words:
-        if word.speaker is None:
-            continue
-        count[word.speaker] += 1
-        talk[word.speaker] = talk.get(word.speaker, 0.0) + (word.end - word.start)
+        if word.speaker != speaker:
+            if speaker is not None:
+                talk[speaker], count[speaker] = seconds, words_said
+            speaker = word.speaker
+            if speaker is not None:
+                seconds, words_said = talk.get(speaker, 0.0), count.get(speaker, 0)
+        if speaker is not None:
+            seconds += word.end - word.start
+            words_said += 1
+    if speaker is not None:
+        talk[speaker], count[speaker] = seconds, words_said
     total = len(words)
-    return [
-        {
-            "label": label,
-            "talk_time_seconds": round(talk[label], 2),
-            "word_count": count[label],
-            "share": round(count[label] / total, 4),
-        }
+    return tuple(
+        SpeakerShare(
+            label=label,
+            talk_time_seconds=round(talk[label], 2),
+            word_count=count[label],
+            share=round(count[label] / total, 4),
+        )
         for label in sorted(count, key=_natural_key)
-    ]
+    )
+
+
+_START, _END, _CONFIDENCE = itemgetter(2), itemgetter(3), itemgetter(4)  # Word fields
+
+
+def summarise(
+    t: Transcript,
+    words: Sequence[Word],
+    *,
+    source_bucket: str,
+    source_key: str,
+    created_at: str,
+) -> Summary:
+    """The summary of a transcript, from its words (words.group_words(t.items)).
+
+    See the module constants for thresholds. speakers[].share is the speaker's share
+    of the word count; talk time is the sum of that speaker's word durations.
+    """
+    first_start = min(map(_START, words), default=0.0)
+    last_end = max(map(_END, words), default=0.0)
+    span = last_end - first_start
+    confidences = [c for c in map(_CONFIDENCE, words) if c is not None]
+    low = sum(1 for c in confidences if c < LOW_CONFIDENCE_THRESHOLD)
+    sentences = _sentences(words)
+    weights, first_seen = _term_weights(sentences)
+    return Summary(
+        source=Source(source_bucket, source_key),
+        job_name=t.job_name,
+        created_at=created_at,
+        no_speech=not words,
+        redacted=t.redacted,
+        language_code=t.language_code,
+        language_score=round(t.language_score, 4) if t.language_score is not None else None,
+        labels=t.labels,
+        duration_seconds=round(last_end, 2),
+        word_count=len(words),
+        words_per_minute=round(len(words) * 60 / span, 1) if words and span > 0 else None,
+        average_confidence=(round(sum(confidences) / len(confidences), 4) if confidences else None),
+        low_confidence_ratio=round(low / len(confidences), 4) if confidences else None,
+        speakers=_speakers(t.labels, words),
+        highlights=_highlights(sentences, weights),
+        keywords=_keywords(weights, first_seen),
+    )
 
 
 def build_summary(
     t: Transcript, *, source_bucket: str, source_key: str, created_at: str
 ) -> dict[str, Any]:
-    """Summary dict for summary.json; see module constants for thresholds.
+    """The summary.json document of a transcript as plain data (groups the words itself).
 
-    speakers[].share is the speaker's share of the word count; talk time is
-    the sum of that speaker's word durations (pauses excluded).
+    For callers that want JSON-ready data; the pipeline uses summarise() and Summary.
     """
-    words = group_words(t)
-    first_start = min((w.start for w in words), default=0.0)
-    last_end = max((w.end for w in words), default=0.0)
-    span = last_end - first_start
-    confidences = [w.confidence for w in words if w.confidence is not None]
-    low = sum(1 for c in confidences if c < LOW_CONFIDENCE_THRESHOLD)
-    sentences = _sentences(words)
-    weights, first_seen = _term_weights(sentences)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "source": {"bucket": source_bucket, "key": source_key},
-        "job_name": t.job_name,
-        "created_at": created_at,
-        "no_speech": not words,
-        "redacted": t.redacted,
-        "language_code": t.language_code,
-        "language_score": round(t.language_score, 4) if t.language_score is not None else None,
-        "labels": t.labels,
-        "duration_seconds": round(last_end, 2),
-        "word_count": len(words),
-        "words_per_minute": round(len(words) * 60 / span, 1) if words and span > 0 else None,
-        "average_confidence": (
-            round(sum(confidences) / len(confidences), 4) if confidences else None
-        ),
-        "low_confidence_threshold": LOW_CONFIDENCE_THRESHOLD,
-        "low_confidence_ratio": round(low / len(confidences), 4) if confidences else None,
-        "speaker_share_basis": "word_count",
-        "speakers": _speakers(t, words),
-        "highlights": _highlights(sentences, weights),
-        "keywords": _keywords(weights, first_seen),
-    }
+    summary = summarise(
+        t,
+        group_words(t.items),
+        source_bucket=source_bucket,
+        source_key=source_key,
+        created_at=created_at,
+    )
+    return summary.to_dict()
 
 
 # "_" only at a word edge: intraword underscores (spk_0) never emphasise in CommonMark.
 _MD_SPECIAL = re.compile(r"([\\`*<|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
-def _md(text: Any) -> str:
+def _md(text: str) -> str:
     """Minimal Markdown escaping for transcript-derived text on one line."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
     return "\\" + escaped if escaped.startswith("#") else escaped
 
 
@@ -275,67 +390,57 @@ def _hms(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def render_summary_markdown(summary: Mapping[str, Any]) -> str:
-    source = summary.get("source")
-    key = source.get("key") if isinstance(source, Mapping) else None
-    name = str(key).rsplit("/", 1)[-1] if key else str(summary.get("job_name") or "transcript")
+def render_summary_markdown(summary: Summary | Mapping[str, Any]) -> str:
+    """summary.md; a summary.json document (a mapping) is read into a Summary first."""
+    if not isinstance(summary, Summary):
+        summary = Summary.from_dict(summary)
+    key = summary.source.key
+    name = key.rsplit("/", 1)[-1] if key else summary.job_name or "transcript"
     lines = [f"# Transcript summary: {_md(name)}", ""]
 
-    duration = _number(summary.get("duration_seconds")) or 0.0
-    language = summary.get("language_code")
+    language = summary.language_code
     language_text = _md(language) if language else "unknown"
-    score = _number(summary.get("language_score"))
+    score = summary.language_score
     if language and score is not None:
         language_text += f" (identified with score {score:.2f})"
-    lines.append(f"- **Duration:** {_hms(duration)}")
+    lines.append(f"- **Duration:** {_hms(summary.duration_seconds)}")
     lines.append(f"- **Language:** {language_text}")
-    lines.append(f"- **Words:** {int(_number(summary.get('word_count')) or 0)}")
-    wpm = _number(summary.get("words_per_minute"))
+    lines.append(f"- **Words:** {summary.word_count}")
+    wpm = summary.words_per_minute
     if wpm is not None:
         lines.append(f"- **Speaking rate:** {wpm:.0f} words per minute")
-    confidence = _number(summary.get("average_confidence"))
+    confidence = summary.average_confidence
     if confidence is not None:
         text = f"- **Average confidence:** {confidence:.1%}"
-        ratio = _number(summary.get("low_confidence_ratio"))
-        threshold = _number(summary.get("low_confidence_threshold"))
-        if ratio is not None and threshold is not None:
-            text += f" ({ratio:.1%} of words below {threshold:.0%})"
+        ratio = summary.low_confidence_ratio
+        if ratio is not None:
+            text += f" ({ratio:.1%} of words below {summary.low_confidence_threshold:.0%})"
         lines.append(text)
-    if summary.get("redacted"):
+    if summary.redacted:
         lines.append("- **Redacted:** yes")
     lines.append("")
 
-    if summary.get("no_speech"):
+    if summary.no_speech:
         lines.append("No speech was detected in this recording.")
         return "\n".join(lines) + "\n"
 
-    speakers = [s for s in summary.get("speakers") or [] if isinstance(s, Mapping)]
-    if speakers:
+    if summary.speakers:
         lines += ["## Speakers", "", "| Speaker | Talk time | Words | Share of words |"]
         lines.append("|---|---:|---:|---:|")
-        for s in speakers:
-            talk = _number(s.get("talk_time_seconds")) or 0.0
-            share = _number(s.get("share")) or 0.0
-            words = int(_number(s.get("word_count")) or 0)
+        for s in summary.speakers:
             lines.append(
-                f"| {_md(s.get('label'))} | {format_clock(talk)} | {words} | {share:.1%} |"
+                f"| {_md(s.label)} | {format_clock(s.talk_time_seconds)} | {s.word_count} "
+                f"| {s.share:.1%} |"
             )
         lines.append("")
 
-    highlights = [h for h in summary.get("highlights") or [] if isinstance(h, Mapping)]
-    if highlights:
+    if summary.highlights:
         lines += ["## Highlights", ""]
-        for h in highlights:
-            start = _number(h.get("start_seconds")) or 0.0
-            lines.append(f"- **[{format_clock(start)}]** {_md(h.get('text', ''))}")
+        for h in summary.highlights:
+            lines.append(f"- **[{format_clock(h.start_seconds)}]** {_md(h.text)}")
         lines.append("")
 
-    keywords = [str(k) for k in summary.get("keywords") or []]
-    if keywords:
-        lines.append(f"**Keywords:** {', '.join(_md(k) for k in keywords)}")
+    if summary.keywords:
+        lines.append(f"**Keywords:** {', '.join(_md(k) for k in summary.keywords)}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
