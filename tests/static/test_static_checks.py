@@ -73,6 +73,12 @@ def test_sam_build_makes_thin_functions_and_a_lean_layer(tmp_path: Path) -> None
     assert (layer / "aws_lambda_powertools").is_dir()
     assert not (layer / "botocore").exists()  # the runtime has it; a copy is 30 MB
     assert not (layer / "boto3").exists()
+    # Bytecode for the python3.11 runtime: /opt is read-only, so Lambda cannot cache it.
+    package = layer / "transcription_pipeline"
+    modules = {p.stem for p in package.glob("*.py")}
+    compiled = {p.name.split(".")[0] for p in (package / "__pycache__").glob("*.cpython-311.pyc")}
+    assert modules <= compiled
+    assert any((layer / "aws_lambda_powertools" / "__pycache__").glob("*.cpython-311.pyc"))
     for function in ("StartTranscriptionFunction", "ProcessTranscriptFunction"):
         files = sorted(p.name for p in (build_dir / function).iterdir())
         assert files == ["app.py", "requirements.txt"]
