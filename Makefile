@@ -8,6 +8,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 FILE ?=
 MODEL ?=
+# make demo gives up after TIMEOUT seconds without progress (default 120; 0: never); a long
+# recording being recognised is progress. (make smoke has a TIMEOUT of its own.)
+TIMEOUT ?=
 PORT ?= 5000
 HOST ?= 127.0.0.1
 MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)",)
@@ -44,7 +47,8 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/python -m local_pipeline demo $(if $(FILE),"$(FILE)",) $(MODEL_FLAG)
+	$(VENV)/bin/python -m local_pipeline demo $(if $(FILE),"$(FILE)",) $(MODEL_FLAG) \
+		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",)
 
 local: $(VENV)/.installed
 	$(VENV)/bin/python -m local_pipeline up --host $(HOST) --port $(PORT) $(MODEL_FLAG)

@@ -3,6 +3,13 @@
 demo: start the local cloud and the local Transcribe engine, upload one file, wait for
 the pipeline, save and show the outputs, stop. up: keep everything running until Ctrl-C
 so files can be copied in with ``aws --endpoint-url ... s3 cp``.
+
+demo waits as long as the pipeline makes progress (a function runs, the engine
+recognises): a 4-hour recording takes as long as it takes. It gives up only when nothing
+has happened for ``--timeout`` seconds (``make demo TIMEOUT=...``).
+
+Ctrl-C (or SIGTERM) stops either command within STOP_SECONDS, also while a recording is
+being recognised; a second Ctrl-C quits at once.
 """
 
 from __future__ import annotations
@@ -10,23 +17,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
+import os
 import shutil
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
 from local_pipeline.cloud import LocalCloud, default_template
-from local_pipeline.engine import LocalTranscribeEngine
+from local_pipeline.engine import LocalTranscribeEngine, ProgressReport
 from local_pipeline.speech import SpeechModelError, SpeechRecogniser
 from local_pipeline.template import Template
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "sample-talk.mp4"
+# demo gives up after this many seconds in which nothing happened (--timeout, TIMEOUT=).
+STALL_SECONDS = 120.0
+# How often demo looks for the outputs (and at the clock).
+POLL_SECONDS = 0.5
+# Without a terminal, a recognition in progress is reported at most this often.
+PLAIN_PROGRESS_SECONDS = 15.0
+# Ctrl-C ends the process within this, whatever is running.
+STOP_SECONDS = 2.0
+# How long a stop waits for the engine, which stops between two batches (about a second
+# apart); a batch still running then ends with the process (see __main__).
+ENGINE_STOP_SECONDS = 0.75
+EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
 
 
 class DemoError(Exception):
@@ -34,12 +56,22 @@ class DemoError(Exception):
 
 
 class Progress:
-    """Timestamped lines: which stage, how long so far."""
+    """Timestamped lines: which stage, how long so far.
 
-    def __init__(self, stream: TextIO = sys.stdout) -> None:
+    A report of a recognition in progress (engine.ProgressReport) rewrites a single line
+    on a terminal; elsewhere it becomes a plain line, at most one per
+    PLAIN_PROGRESS_SECONDS.
+    """
+
+    def __init__(self, stream: TextIO = sys.stdout, *, terminal: bool | None = None) -> None:
         self._started = time.monotonic()
         self._stream = stream
+        self._terminal = stream.isatty() if terminal is None else terminal
         self._lock = threading.Lock()
+        self._showing = False  # a progress line is on the terminal, without a newline
+        self._last_plain_report = -math.inf
+        self.last_message = ""
+        self.last_message_at = self._started
 
     @property
     def elapsed(self) -> float:
@@ -47,24 +79,129 @@ class Progress:
 
     def __call__(self, message: str) -> None:
         with self._lock:
-            print(f"[{self.elapsed:6.1f}s] {message}", file=self._stream, flush=True)
+            now = time.monotonic()
+            self.last_message, self.last_message_at = str(message), now
+            line = f"[{self.elapsed:6.1f}s] {message}"
+            if isinstance(message, ProgressReport):
+                if self._terminal:
+                    width = max(shutil.get_terminal_size().columns - 1, 20)
+                    if len(line) > width:  # the figures matter more than the job's name
+                        line = f"[{self.elapsed:6.1f}s] recognising: {message.figures}"
+                    self._stream.write("\r\x1b[K" + line[:width])
+                    self._stream.flush()
+                    self._showing = True
+                    return
+                if now - self._last_plain_report < PLAIN_PROGRESS_SECONDS:
+                    return
+                self._last_plain_report = now
+            self._end_progress_line()
+            print(line, file=self._stream, flush=True)
+
+    def finish(self) -> None:
+        """End a progress line left on the terminal, before printing anything else."""
+        with self._lock:
+            self._end_progress_line()
+
+    def _end_progress_line(self) -> None:
+        if self._showing:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._showing = False
+
+
+@contextlib.contextmanager
+def one_event_per_multipart_upload() -> Iterator[None]:
+    """S3 announces a completed multipart upload once (s3:ObjectCreated:CompleteMultipartUpload);
+    moto 5.2 also sends s3:ObjectCreated:Put for it, so a large upload (boto3 switches to
+    multipart at 8 MB) reached the start function twice. This drops moto's extra event."""
+    from moto.s3.models import S3Backend
+
+    moto_complete = S3Backend.complete_multipart_upload
+    moto_put = S3Backend.put_object
+    completing = threading.local()
+
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        completing.active = True
+        try:
+            return moto_complete(self, *args, **kwargs)
+        finally:
+            completing.active = False
+
+    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(completing, "active", False):
+            kwargs["disable_notification"] = True
+        return moto_put(self, *args, **kwargs)
+
+    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
+    S3Backend.put_object = put_object  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        S3Backend.complete_multipart_upload = moto_complete  # type: ignore[method-assign]
+        S3Backend.put_object = moto_put  # type: ignore[method-assign]
+
+
+@dataclass
+class Running:
+    cloud: LocalCloud
+    engine: LocalTranscribeEngine
 
 
 @contextlib.contextmanager
 def running_pipeline(
     template: Template, recogniser: SpeechRecogniser, progress: Progress, **cloud_options: Any
-) -> Iterator[LocalCloud]:
+) -> Iterator[Running]:
     """The local cloud and the local Transcribe engine, both stopped on the way out."""
     progress(
         f"starting the local cloud from template.yaml "
         f"({len(template.functions())} functions, "
         f"{len(template.resources_of_type('AWS::S3::Bucket'))} buckets)"
     )
-    with LocalCloud(template, on_activity=progress, **cloud_options) as cloud:
+    with (
+        one_event_per_multipart_upload(),
+        LocalCloud(template, on_activity=progress, **cloud_options) as cloud,
+    ):
         progress(f"moto listening on {cloud.endpoint_url}; loading the speech model")
         recogniser.load()
-        with LocalTranscribeEngine(cloud, recogniser, on_activity=progress):
-            yield cloud
+        with LocalTranscribeEngine(
+            cloud, recogniser, on_activity=progress, stop_timeout=ENGINE_STOP_SECONDS
+        ) as engine:
+            yield Running(cloud, engine)
+
+
+def wait_for_outputs(
+    running: Running, key: str, stall_seconds: float, progress: Progress
+) -> dict[str, bytes]:
+    """The final record of ``key`` (see LocalCloud.wait_for_final_record), waiting as long
+    as something happens: DemoError once nothing has for ``stall_seconds`` (0: no limit)."""
+    while True:
+        files = running.cloud.wait_for_final_record(key, POLL_SECONDS)
+        if files is not None:
+            return files
+        quiet = time.monotonic() - max(progress.last_message_at, running.engine.last_activity)
+        if stall_seconds > 0 and quiet > stall_seconds:
+            # The last look, in case the outputs came in the meantime.
+            files = running.cloud.wait_for_final_record(key, POLL_SECONDS)
+            if files is not None:
+                return files
+            done = ", ".join(i.function for i in running.cloud.invocations) or "no function ran"
+            raise DemoError(
+                f"no progress for {stall_seconds:.0f} s and no result for {key} "
+                f"(functions run: {done}; last: {progress.last_message}). "
+                f"TIMEOUT=<seconds> (--timeout) waits longer, 0 without limit."
+            )
+
+
+def _save_transcripts(running: Running, output_dir: Path) -> list[Path]:
+    """What the engine transcribed, saved beside the outputs: finished work is not lost."""
+    saved = []
+    s3 = running.cloud.client("s3")
+    for job, (bucket, key) in running.engine.transcripts.items():
+        path = output_dir / f"{job}.transcribe.json"
+        with contextlib.suppress(Exception):
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            saved.append(path)
+    return saved
 
 
 def demo(arguments: argparse.Namespace) -> int:
@@ -81,17 +218,25 @@ def demo(arguments: argparse.Namespace) -> int:
     key = f"uploads/{media.name}"
     with (
         log_path.open("w", encoding="utf-8") as function_log,
-        running_pipeline(template, recogniser, progress, function_log=function_log) as cloud,
+        running_pipeline(template, recogniser, progress, function_log=function_log) as running,
     ):
+        cloud = running.cloud
         input_bucket = cloud.bucket_name("InputBucket")
         output_bucket = cloud.bucket_name("OutputBucket")
-        size_kb = media.stat().st_size / 1024
-        progress(f"uploading {media} ({size_kb:.0f} KB) to s3://{input_bucket}/{key}")
-        cloud.client("s3").upload_file(str(media), input_bucket, key)
-        files = cloud.wait_for_final_record(key, arguments.timeout)
-        if files is None:
-            done = ", ".join(i.function for i in cloud.invocations) or "no function ran"
-            raise DemoError(f"no result for {key} after {arguments.timeout:.0f} s ({done})")
+        size = media.stat().st_size
+        shown = f"{size / 1024:.0f} KB" if size < 10 * 1024**2 else f"{size / 1024**2:.0f} MB"
+        progress(f"uploading {media} ({shown}) to s3://{input_bucket}/{key}")
+        try:
+            cloud.client("s3").upload_file(str(media), input_bucket, key)
+            files = wait_for_outputs(running, key, arguments.timeout, progress)
+        except KeyboardInterrupt:
+            progress("stopping (Ctrl-C again quits at once)")
+            raise
+        except DemoError as error:
+            kept = _save_transcripts(running, output_dir)
+            if kept:
+                raise DemoError(f"{error} Transcripts saved: {', '.join(map(str, kept))}") from None
+            raise
         saved = []
         for name, body in files.items():
             (output_dir / name).write_bytes(body)
@@ -131,13 +276,6 @@ def up(arguments: argparse.Namespace) -> int:
     progress = Progress()
     template = default_template(REPO)
     recogniser = SpeechRecogniser(arguments.model)
-    stop = threading.Event()
-
-    def on_signal(_signal: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     log_path = Path(arguments.output) / "functions.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -149,8 +287,9 @@ def up(arguments: argparse.Namespace) -> int:
             host=arguments.host,
             port=arguments.port,
             function_log=function_log,
-        ) as cloud,
+        ) as running,
     ):
+        cloud = running.cloud
         endpoint = cloud.endpoint_url
         input_bucket = cloud.bucket_name("InputBucket")
         output_bucket = cloud.bucket_name("OutputBucket")
@@ -163,10 +302,45 @@ def up(arguments: argparse.Namespace) -> int:
             f"Ctrl-C stops it.\n",
             flush=True,
         )
-        while not stop.wait(0.5):
-            pass
-        progress("stopping")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            progress("stopping (Ctrl-C again quits at once)")
     return 0
+
+
+@contextlib.contextmanager
+def stopping_on_signals(exit_code: int) -> Iterator[None]:
+    """SIGINT (Ctrl-C) or SIGTERM raises KeyboardInterrupt in the main thread, so that
+    everything unwinds and stops; should that take longer than STOP_SECONDS, or on a
+    second signal, the process exits at once with ``exit_code``."""
+    signalled = threading.Event()
+
+    def exit_now() -> None:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(exit_code)
+
+    def on_signal(_signal: int, _frame: FrameType | None) -> None:
+        if signalled.is_set():
+            exit_now()
+        signalled.set()
+        deadline = threading.Timer(STOP_SECONDS - 0.25, exit_now)
+        deadline.daemon = True
+        deadline.name = "local-stop-deadline"
+        deadline.start()
+        raise KeyboardInterrupt
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, on_signal) for number in handled}
+    try:
+        yield
+    finally:
+        if not signalled.is_set():  # after a signal, a second one must still quit at once
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,21 +353,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser = commands.add_parser("demo", help="transcribe one file end to end and stop")
     demo_parser.add_argument("file", nargs="?", help=f"media file (default: {SAMPLE.name})")
     demo_parser.add_argument("--model", default=None, help=model_help)
-    demo_parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait")
+    demo_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=STALL_SECONDS,
+        help=f"give up after this many seconds without progress (default {STALL_SECONDS:.0f}; "
+        "0: never); a long recording that is being recognised is progress",
+    )
     demo_parser.add_argument("--output", default="demo-output", help="where outputs are saved")
-    demo_parser.set_defaults(run=demo)
+    demo_parser.set_defaults(run=demo, interrupted=EXIT_INTERRUPTED)
 
     up_parser = commands.add_parser("up", help="keep the local pipeline running until Ctrl-C")
     up_parser.add_argument("--host", default="127.0.0.1")
     up_parser.add_argument("--port", type=int, default=5000)
     up_parser.add_argument("--model", default=None, help=model_help)
     up_parser.add_argument("--output", default="demo-output", help="where function logs go")
-    up_parser.set_defaults(run=up)
+    # Ctrl-C is how `up` is meant to end: a success.
+    up_parser.set_defaults(run=up, interrupted=0)
 
     arguments = parser.parse_args(argv)
     try:
-        result: Any = arguments.run(arguments)
+        with stopping_on_signals(arguments.interrupted):
+            result: Any = arguments.run(arguments)
     except (DemoError, SpeechModelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if arguments.interrupted:
+            print("interrupted", file=sys.stderr)
+        return int(arguments.interrupted)
     return int(result)
+
+
+def engine_still_running() -> bool:
+    """A stopped recognition can still be inside its last batch (native code that cannot be
+    interrupted) when everything else has stopped."""
+    return any(t.name == "local-transcribe" and t.is_alive() for t in threading.enumerate())

@@ -6,12 +6,19 @@ job: reads the media from the local bucket, recognises it with faster-whisper, w
 transcript in Transcribe's JSON layout at the job's output location (after the write
 check file Transcribe writes first), marks the job COMPLETED or FAILED, and sends the
 "Transcribe Job State Change" event through moto's EventBridge.
+
+While it recognises, the engine reports progress through ``on_activity`` every few
+seconds: a ``ProgressReport`` (a ``str`` saying where it got to, how fast and how long is
+left, with those figures as attributes), and keeps ``last_activity`` up to date, so that
+whoever waits for a job can tell a long recording from a stalled one. ``stop()`` ends the
+recognition in progress within about a second (between two of Whisper's batches).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -24,12 +31,69 @@ from moto.moto_api import state_manager
 from moto.transcribe.models import FakeTranscriptionJob, transcribe_backends
 
 from local_pipeline.cloud import LocalCloud
-from local_pipeline.speech import MediaDecodeError, SpeechRecogniser
+from local_pipeline.speech import (
+    MediaDecodeError,
+    Recognition,
+    RecognitionCancelled,
+    RecognitionProgress,
+    SpeechRecogniser,
+)
 from local_pipeline.transcribe_json import transcript_document
 from local_pipeline.transcribe_model import realistic_transcribe, written_keys
 
 JOB_MODEL = "transcribe::transcriptionjob"
 Activity = Callable[[str], None]
+# How often a recognition in progress is reported through on_activity.
+PROGRESS_SECONDS = 2.0
+# Media is read from the bucket this much at a time (a stop is seen between reads).
+DOWNLOAD_CHUNK = 1024 * 1024
+
+
+def clock(seconds: float) -> str:
+    """``h:mm:ss``, or ``m:ss`` under an hour."""
+    minutes, secs = divmod(max(round(seconds), 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+class ProgressReport(str):
+    """One line about a recognition in progress, with its figures as attributes.
+
+    A ``str``, so that any ``on_activity`` can print it; a terminal can rewrite one line
+    with these instead of adding a line each time.
+    """
+
+    job: str
+    figures: str  # the part after the job name
+    position: float  # seconds of the media recognised
+    total: float | None  # the media's duration, when its container states it
+    speed: float | None  # seconds of media per second of recognition (x real time)
+    remaining: float | None  # seconds of recognition still to go, at that speed
+
+    def __new__(cls, job: str, progress: RecognitionProgress, elapsed: float) -> ProgressReport:
+        speed = progress.position / elapsed if elapsed > 0 and progress.position > 0 else None
+        share = progress.share
+        remaining = None
+        if speed and progress.total is not None and share is not None:
+            remaining = max(progress.total - progress.position, 0.0) / speed
+        parts = [
+            f"{clock(progress.position)} of {clock(progress.total)} ({share:.0%})"
+            if progress.total is not None and share is not None
+            else f"{clock(progress.position)} so far"
+        ]
+        if speed:
+            parts.append(f"{speed:.1f}x real time")
+        if remaining is not None:
+            parts.append(f"about {clock(remaining)} left")
+        figures = ", ".join(parts)
+        report = super().__new__(cls, f"Transcribe (local): recognising {job}: {figures}")
+        report.figures = figures
+        report.job = job
+        report.position = progress.position
+        report.total = progress.total
+        report.speed = speed
+        report.remaining = remaining
+        return report
 
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:
@@ -44,7 +108,9 @@ class LocalTranscribeEngine:
         recogniser: SpeechRecogniser,
         *,
         on_activity: Activity | None = None,
+        stop_timeout: float = 30.0,
     ) -> None:
+        """``stop_timeout``: how long stop() waits for the job in progress to stop."""
         self._cloud = cloud
         self._recogniser = recogniser
         self._account_id = cloud.template.account_id
@@ -53,8 +119,14 @@ class LocalTranscribeEngine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._realism = contextlib.ExitStack()
+        self._stop_timeout = stop_timeout
+        self._folder: Path | None = None
         self.completed: list[str] = []
         self.failed: list[str] = []
+        # job name -> (bucket, key) of the transcript written for it
+        self.transcripts: dict[str, tuple[str, str]] = {}
+        # time.monotonic() of the last sign of life: a job taken, progress, a job ended
+        self.last_activity = time.monotonic()
 
     def __enter__(self) -> LocalTranscribeEngine:
         self.start()
@@ -67,16 +139,27 @@ class LocalTranscribeEngine:
         # Jobs no longer advance on each GetTranscriptionJob: this engine moves them.
         state_manager.set_transition(JOB_MODEL, {"progression": "manual", "times": 10**9})
         self._realism.enter_context(realistic_transcribe())
+        # Media is downloaded here; stop() removes it even if a job is still running.
+        self._folder = Path(tempfile.mkdtemp(prefix="local-transcribe-"))
         self._thread = threading.Thread(target=self._run, name="local-transcribe", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop taking jobs and stop the one in progress (it stays IN_PROGRESS: it did
+        not finish). Waits up to ``timeout`` seconds (default: the engine's stop_timeout)
+        and says whether the engine's thread has ended."""
         self._stop.set()
+        stopped = True
         if self._thread is not None:
-            self._thread.join(timeout=120)
+            self._thread.join(timeout=self._stop_timeout if timeout is None else timeout)
+            stopped = not self._thread.is_alive()
             self._thread = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
         state_manager.unset_transition(JOB_MODEL)
         self._realism.close()
+        return stopped
 
     def _jobs(self) -> dict[str, FakeTranscriptionJob]:
         jobs: dict[str, FakeTranscriptionJob] = transcribe_backends[self._account_id][
@@ -100,20 +183,27 @@ class LocalTranscribeEngine:
         name = job.transcription_job_name
         job.status = "IN_PROGRESS"
         job.start_time = datetime.now(UTC)
-        bucket, key = _split_s3_uri(job.media["MediaFileUri"])
-        s3 = self._cloud.client("s3")
+        self.last_activity = time.monotonic()
         try:
-            with tempfile.TemporaryDirectory(prefix="local-transcribe-") as folder:
+            self._run_job(job)
+        except Exception as error:
+            # Stopped: on request, or because stop() removed the media folder under the job.
+            if not (isinstance(error, RecognitionCancelled) or self._stop.is_set()):
+                raise
+            self._on_activity(f"Transcribe (local): stopped recognising {name}")
+        finally:
+            self.last_activity = time.monotonic()
+
+    def _run_job(self, job: FakeTranscriptionJob) -> None:
+        name = job.transcription_job_name
+        bucket, key = _split_s3_uri(job.media["MediaFileUri"])
+        try:
+            with tempfile.TemporaryDirectory(prefix="job-", dir=self._folder) as folder:
                 media = Path(folder) / (Path(key).name or "media")
-                try:
-                    s3.download_file(bucket, key, str(media))
-                except Exception as error:
-                    raise MediaDecodeError(
-                        f"The media file could not be read from s3://{bucket}/{key}: {error}"
-                    ) from error
+                self._download(bucket, key, media)
                 self._on_activity(f"Transcribe (local): recognising {name}")
                 started = time.monotonic()
-                recognition = self._recogniser.recognise(media)
+                recognition = self._recognise(name, media, started)
                 seconds = time.monotonic() - started
             document = transcript_document(name, self._account_id, recognition, language_code=None)
             self._write_output(job, document)
@@ -124,10 +214,43 @@ class LocalTranscribeEngine:
             return
         self._finish(job, "COMPLETED")
         self.completed.append(name)
+        speed = recognition.audio_seconds / seconds if seconds > 0 else float("inf")
         self._on_activity(
             f"Transcribe (local): {name} COMPLETED, {len(recognition.words)} words from "
-            f"{recognition.audio_seconds:.1f} s of audio in {seconds:.1f} s"
+            f"{clock(recognition.audio_seconds)} ({recognition.audio_seconds:.1f} s) of audio "
+            f"in {seconds:.1f} s ({speed:.1f}x real time)"
         )
+
+    def _download(self, bucket: str, key: str, media: Path) -> None:
+        """The media, read a chunk at a time so that a stop need not wait for a big file."""
+        try:
+            body = self._cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+            with media.open("wb") as out:
+                for chunk in body.iter_chunks(DOWNLOAD_CHUNK):
+                    if self._stop.is_set():
+                        raise RecognitionCancelled("stopped while reading the media")
+                    out.write(chunk)
+                    self.last_activity = time.monotonic()
+        except RecognitionCancelled:
+            raise
+        except Exception as error:
+            raise MediaDecodeError(
+                f"The media file could not be read from s3://{bucket}/{key}: {error}"
+            ) from error
+
+    def _recognise(self, name: str, media: Path, started: float) -> Recognition:
+        reported = started
+
+        def on_progress(progress: RecognitionProgress) -> None:
+            nonlocal reported
+            now = time.monotonic()
+            self.last_activity = now
+            if now - reported >= PROGRESS_SECONDS:
+                reported = now
+                self._on_activity(ProgressReport(name, progress, now - started))
+
+        with self._recogniser.observed(progress=on_progress, should_stop=self._stop.is_set):
+            return self._recogniser.recognise(media)
 
     def _output_location(self, job: FakeTranscriptionJob) -> tuple[str, str]:
         bucket = job._output_bucket_name
@@ -153,6 +276,7 @@ class LocalTranscribeEngine:
         job.transcript = {
             "TranscriptFileUri": f"https://s3.{self._region}.amazonaws.com/{bucket}/{key}"
         }
+        self.transcripts[job.transcription_job_name] = (bucket, key)
         job.output_location_type = "CUSTOMER_BUCKET"
         if job.language_code is None and job.identify_language:
             # tiny.en only knows English; say so the way identification would.

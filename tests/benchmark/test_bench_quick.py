@@ -35,7 +35,7 @@ def test_quick_benchmark_reports_every_measure(tmp_path: Path) -> None:
         "bytes read to validate a 1 MB mp4",
         "process a 1 min transcript: time",
         "process a 1 min transcript: peak memory",
-        "import boto3 (reference)",
+        "import boto3 (reference, CPU time)",
         "cold start: import StartTranscriptionFunction",
         "cold start: import ProcessTranscriptFunction",
         "layer TranscriptionPipelineLayer (unzipped)",

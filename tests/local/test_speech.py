@@ -10,20 +10,26 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import wave
 from pathlib import Path
 
 import pytest
 
 from local_pipeline.speech import (
+    MIN_WINDOW_SECONDS,
     MediaDecodeError,
     Recognition,
+    RecognitionCancelled,
+    RecognitionProgress,
     SpeechModelError,
     SpeechRecogniser,
     resolve_model,
 )
 from local_pipeline.transcribe_json import transcript_document
-from local_pipeline.wer import word_error_rate
+from local_pipeline.wer import normalise_words, word_error_rate
+from tests.local.conftest import looped_sample, looped_text, silent_wav
 from transcription_pipeline.summary import build_summary
 from transcription_pipeline.transcript import parse_transcript
 
@@ -163,6 +169,148 @@ def test_silence_gives_no_words(recogniser: SpeechRecogniser, tmp_path: Path) ->
 def test_missing_file(recogniser: SpeechRecogniser, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         recogniser.recognise(tmp_path / "gone.mp4")
+
+
+# --- a recording longer than a window ------------------------------------------------
+
+LOOPS = 5  # 1:17 of speech: two windows of the smallest size
+
+
+@pytest.fixture(scope="module")
+def looped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return looped_sample(tmp_path_factory.mktemp("looped") / "looped.mp4", LOOPS)
+
+
+@pytest.fixture(scope="module")
+def windowed(looped: Path) -> tuple[Recognition, list[RecognitionProgress]]:
+    """The looped sample recognised in windows of the smallest size, progress noted."""
+    reports: list[RecognitionProgress] = []
+    recogniser = SpeechRecogniser(window_seconds=MIN_WINDOW_SECONDS)
+    with recogniser.observed(progress=reports.append):
+        recognition = recogniser.recognise(looped)
+    return recognition, reports
+
+
+def test_a_recording_longer_than_a_window_is_recognised_across_windows(
+    windowed: tuple[Recognition, list[RecognitionProgress]],
+) -> None:
+    rec, _ = windowed
+    text = text_of(rec)
+    assert word_error_rate(looped_text(LOOPS), text) <= 0.05, text
+    # Nothing lost or heard twice where one window ends and the next begins.
+    assert normalise_words(text).count("bucket") == LOOPS
+    assert rec.audio_seconds == pytest.approx(LOOPS * 15.42, abs=0.1)
+    # Times run on across windows: ordered, inside the audio, up to its end.
+    starts = [word.start for word in rec.words]
+    assert starts == sorted(starts)
+    assert all(0.0 <= w.start <= w.end <= rec.audio_seconds for w in rec.words)
+    assert rec.words[-1].end > rec.audio_seconds - 2.0
+    # Each loop's first sentence ends where it does in the sample (3.88 s), plus the loop's
+    # start: times are offset by each window's start, not restarted.
+    ends = [w.end for w in rec.words if w.text == "pipeline."]
+    assert len(ends) == LOOPS
+    for loop, end in enumerate(ends):
+        assert end == pytest.approx(loop * 15.42 + 3.88, abs=0.15)
+
+
+def test_segments_are_sentences(windowed: tuple[Recognition, list[RecognitionProgress]]) -> None:
+    rec, _ = windowed
+    assert len(rec.segments) == 3 * LOOPS
+    for segment in rec.segments:
+        assert rec.words[segment.last_word].text.endswith(".")
+
+
+def test_progress_is_reported_from_start_to_end(
+    windowed: tuple[Recognition, list[RecognitionProgress]],
+) -> None:
+    rec, reports = windowed
+    positions = [report.position for report in reports]
+    assert positions == sorted(positions)
+    assert len(set(positions)) >= 4  # as it goes, not only at the end
+    assert positions[-1] == pytest.approx(rec.audio_seconds)
+    # The total is what the container says, known from the first report on.
+    assert all(report.total == pytest.approx(LOOPS * 15.42, abs=0.1) for report in reports)
+    assert reports[-1].share == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_same_file_gives_the_same_words_every_time(
+    looped: Path, windowed: tuple[Recognition, list[RecognitionProgress]]
+) -> None:
+    again = SpeechRecogniser(window_seconds=MIN_WINDOW_SECONDS).recognise(looped)
+    assert again.words == windowed[0].words
+    assert again.segments == windowed[0].segments
+
+
+def test_recognition_stops_when_asked(recogniser: SpeechRecogniser, looped: Path) -> None:
+    stop = threading.Event()
+    reports: list[float] = []
+
+    def on_progress(progress: RecognitionProgress) -> None:
+        reports.append(progress.position)
+        stop.set()
+
+    with (
+        recogniser.observed(progress=on_progress, should_stop=stop.is_set),
+        pytest.raises(RecognitionCancelled),
+    ):
+        recogniser.recognise(looped)
+    assert len(reports) == 1  # not a step further
+    assert reports[0] < LOOPS * 15.42 / 2
+
+
+def test_a_stop_from_another_thread_ends_the_batch_in_progress(
+    recogniser: SpeechRecogniser, looped: Path
+) -> None:
+    """As Ctrl-C does: the stop comes while Whisper is busy; the batch (two 30 s inputs,
+    about a second here) is finished, nothing after it."""
+    stop = threading.Event()
+    started = threading.Event()
+    asked_at: list[float] = []
+
+    def stop_soon() -> None:
+        started.wait()
+        time.sleep(0.2)  # into the next batch
+        asked_at.append(time.monotonic())
+        stop.set()
+
+    stopper = threading.Thread(target=stop_soon)
+    stopper.start()
+    with (
+        recogniser.observed(progress=lambda _: started.set(), should_stop=stop.is_set),
+        pytest.raises(RecognitionCancelled),
+    ):
+        recogniser.recognise(looped)
+    stopped_at = time.monotonic()
+    stopper.join()
+    # Generous for a busy machine; about one second on a quiet one.
+    assert stopped_at - asked_at[0] < 10.0
+
+
+def test_memory_does_not_grow_with_the_length_of_the_recording(tmp_path: Path) -> None:
+    """Peak memory of recognising 2 and 20 minutes in windows of the smallest size
+    (silence: decoding and VAD only, the parts that held the whole recording at once):
+    the same. Holding the whole recording, 20 minutes took 325 MB more than 2 minutes."""
+    code = (
+        "import resource, sys\n"
+        "from local_pipeline.speech import MIN_WINDOW_SECONDS, SpeechRecogniser\n"
+        "recogniser = SpeechRecogniser(window_seconds=MIN_WINDOW_SECONDS)\n"
+        "recogniser.load()\n"
+        "recogniser.recognise(sys.argv[1])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    peaks = {}
+    for minutes in (2, 20):
+        media = silent_wav(tmp_path / f"{minutes}.wav", minutes * 60)
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(media)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[minutes] = int(run.stdout.split()[-1]) / 1024  # MB
+        media.unlink()
+    assert peaks[20] - peaks[2] < 40, peaks
 
 
 # --- the model -----------------------------------------------------------------------
