@@ -109,38 +109,6 @@ class Progress:
             self._showing = False
 
 
-@contextlib.contextmanager
-def one_event_per_multipart_upload() -> Iterator[None]:
-    """S3 announces a completed multipart upload once (s3:ObjectCreated:CompleteMultipartUpload);
-    moto 5.2 also sends s3:ObjectCreated:Put for it, so a large upload (boto3 switches to
-    multipart at 8 MB) reached the start function twice. This drops moto's extra event."""
-    from moto.s3.models import S3Backend
-
-    moto_complete = S3Backend.complete_multipart_upload
-    moto_put = S3Backend.put_object
-    completing = threading.local()
-
-    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
-        completing.active = True
-        try:
-            return moto_complete(self, *args, **kwargs)
-        finally:
-            completing.active = False
-
-    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(completing, "active", False):
-            kwargs["disable_notification"] = True
-        return moto_put(self, *args, **kwargs)
-
-    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
-    S3Backend.put_object = put_object  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        S3Backend.complete_multipart_upload = moto_complete  # type: ignore[method-assign]
-        S3Backend.put_object = moto_put  # type: ignore[method-assign]
-
-
 @dataclass
 class Running:
     cloud: LocalCloud
@@ -157,10 +125,7 @@ def running_pipeline(
         f"({len(template.functions())} functions, "
         f"{len(template.resources_of_type('AWS::S3::Bucket'))} buckets)"
     )
-    with (
-        one_event_per_multipart_upload(),
-        LocalCloud(template, on_activity=progress, **cloud_options) as cloud,
-    ):
+    with LocalCloud(template, on_activity=progress, **cloud_options) as cloud:
         progress(f"moto listening on {cloud.endpoint_url}; loading the speech model")
         recogniser.load()
         with LocalTranscribeEngine(

@@ -64,6 +64,38 @@ class _Subscription:
     attempts: dict[str, int] = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def one_event_per_multipart_upload() -> Iterator[None]:
+    """S3 announces a completed multipart upload once (s3:ObjectCreated:CompleteMultipartUpload);
+    moto 5.2 also sends s3:ObjectCreated:Put for it, so a large upload (boto3 switches to
+    multipart at 8 MB) reached the start function twice. This drops moto's extra event."""
+    from moto.s3.models import S3Backend
+
+    moto_complete = S3Backend.complete_multipart_upload
+    moto_put = S3Backend.put_object
+    completing = threading.local()
+
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        completing.active = True
+        try:
+            return moto_complete(self, *args, **kwargs)
+        finally:
+            completing.active = False
+
+    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(completing, "active", False):
+            kwargs["disable_notification"] = True
+        return moto_put(self, *args, **kwargs)
+
+    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
+    S3Backend.put_object = put_object  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        S3Backend.complete_multipart_upload = moto_complete  # type: ignore[method-assign]
+        S3Backend.put_object = moto_put  # type: ignore[method-assign]
+
+
 class LocalCloud:
     """Start with ``with LocalCloud(template) as cloud:``; stops everything on exit."""
 
@@ -93,6 +125,7 @@ class LocalCloud:
             Account(template.account_id, template.region), moto_object_exists(template.account_id)
         )
         self._uninstall_enforcer: Callable[[], None] | None = None
+        self._moto_fixes = contextlib.ExitStack()
 
     # -- lifecycle ------------------------------------------------------------------
     def __enter__(self) -> LocalCloud:
@@ -106,6 +139,7 @@ class LocalCloud:
         self._saved_environment = {name: os.environ.get(name) for name in LOCAL_ENVIRONMENT}
         os.environ.update(LOCAL_ENVIRONMENT)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._moto_fixes.enter_context(one_event_per_multipart_upload())
         self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -131,6 +165,7 @@ class LocalCloud:
         if self._uninstall_enforcer is not None:
             self._uninstall_enforcer()
             self._uninstall_enforcer = None
+        self._moto_fixes.close()
         for name, value in self._saved_environment.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -212,7 +212,7 @@ def test_a_multipart_upload_reaches_the_start_function_once(tmp_path: Path) -> N
             if i.function == "StartTranscriptionFunction" and i.result
         ]
 
-    with cli.one_event_per_multipart_upload(), LocalCloud(default_template(REPO)) as cloud:
+    with LocalCloud(default_template(REPO)) as cloud:
         cloud.client("s3").upload_file(str(big), cloud.bucket_name("InputBucket"), "up/big.mp4")
         deadline = time.monotonic() + 30
         while not starts(cloud) and time.monotonic() < deadline:
