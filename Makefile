@@ -21,14 +21,16 @@ QUEUE ?= all
 .PHONY: help demo local test unit bench lint validate build redrive clean
 
 help:
-	@echo "make demo      - the whole pipeline offline on samples/sample-talk.mp4 (or FILE=...)"
+	@echo "make demo      - the whole pipeline offline on samples/sample-talk.mp4 (or FILE=...; TIMEOUT=s without progress)"
 	@echo "make local     - keep the offline pipeline running on 127.0.0.1:$(PORT) until Ctrl-C"
 	@echo "make test      - static checks and the whole test suite (what CI runs)"
 	@echo "make unit      - the fast tests only: unit, handlers, template contracts (.venv alone)"
 	@echo "make build     - sam validate --lint, then sam build (arm64, no container)"
 	@echo "make bench     - performance budgets: prints a table, writes bench/results.json"
 	@echo "make lint      - ruff and mypy only"
+	@echo "make validate  - sam validate --lint, cfn-lint on the translated template, checkov"
 	@echo "make redrive STACK=name [QUEUE=start|process|events] [DRY_RUN=1] - replay dead letters"
+	@echo "make clean     - remove build output, demo-output/ and tool caches"
 	@echo "make smoke STACK=name [ENDPOINT=http://127.0.0.1:$(PORT)] [TIMEOUT=s] [FILE=...] - upload a clip, check the outputs, clean up"
 
 $(VENV)/.installed: requirements-dev.txt requirements-local.txt requirements-model.txt
