@@ -159,8 +159,12 @@ class Account:
     partition: str = "aws"
 
 
+def _s3_bucket(account: Account, bucket: str) -> str:
+    return f"arn:{account.partition}:s3:::{bucket}"
+
+
 def _s3_object(account: Account, bucket: str, key: str) -> str:
-    return f"arn:{account.partition}:s3:::{bucket}/{key}"
+    return f"{_s3_bucket(account, bucket)}/{key}"
 
 
 def iam_requests(
@@ -186,7 +190,7 @@ def iam_requests(
             context = {"s3:prefix": str(params.get("Prefix", ""))}
             if "Delimiter" in params:
                 context["s3:delimiter"] = str(params["Delimiter"])
-            return [IamRequest("s3:ListBucket", f"arn:{account.partition}:s3:::{bucket}", context)]
+            return [IamRequest("s3:ListBucket", _s3_bucket(account, bucket), context)]
     if service == "transcribe":
         if operation == "StartTranscriptionJob":
             context = {
@@ -297,7 +301,7 @@ class RoleEnforcer:
         version = params.get("VersionId")
         if self._object_exists(bucket, key, str(version) if version else None):
             return
-        listing = IamRequest("s3:ListBucket", f"arn:{self._account.partition}:s3:::{bucket}")
+        listing = IamRequest("s3:ListBucket", _s3_bucket(self._account, bucket))
         if is_allowed(role.policies, listing):
             return  # the caller may list: S3 says 404, as moto does
         # HeadObject has no body, so its error code is the bare status.

@@ -49,7 +49,8 @@ def redaction_output(job: FakeTranscriptionJob) -> str | None:
 
 
 def redacted_key(key: str) -> str:
-    """Where Transcribe writes the redacted transcript: ``redacted-`` before the file name."""
+    """Where Transcribe writes the redacted transcript: ``redacted-`` before the file name
+    (of an S3 key or of the https URI that names it)."""
     folder, name = posixpath.split(key)
     return posixpath.join(folder, REDACTED_PREFIX + name)
 
@@ -70,8 +71,7 @@ def transcript_field(job: FakeTranscriptionJob, uri: str) -> dict[str, str]:
     output = redaction_output(job)
     if output is None:
         return {"TranscriptFileUri": uri}
-    folder, name = uri.rsplit("/", 1)
-    field = {"RedactedTranscriptFileUri": f"{folder}/{REDACTED_PREFIX}{name}"}
+    field = {"RedactedTranscriptFileUri": redacted_key(uri)}  # the same file name rule
     if output == "redacted_and_unredacted":
         field["TranscriptFileUri"] = uri
     return field

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from local_pipeline.iam import role_of_function
 from local_pipeline.template import Template
 from tests.conftest import REPO
 from transcription_pipeline.config import load_settings
@@ -22,13 +23,10 @@ def template() -> Template:
 
 
 def statements(template: Template, logical_id: str) -> list[dict[str, Any]]:
-    policies = template.resources[logical_id]["Properties"]["Policies"]
-    resolved: list[dict[str, Any]] = []
-    for policy in policies:
-        document = template.resolve(policy)
-        if document is not None:  # an !If that resolved to AWS::NoValue
-            resolved.extend(document["Statement"])
-    return resolved
+    """The role's statements as the IAM-checked tests enforce them (conditions resolved)."""
+    return [
+        s for policy in role_of_function(template, logical_id).policies for s in policy["Statement"]
+    ]
 
 
 def allowed(template: Template, logical_id: str, action: str) -> list[str]:
