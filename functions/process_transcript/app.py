@@ -31,7 +31,7 @@ _dependencies = cache(build_dependencies)
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings, store, jobs = _dependencies()
+    deps = _dependencies()
     try:
         change = parse_job_state_change(event)
     except MalformedEvent as error:
@@ -40,7 +40,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         return {"outcome": "malformed"}
     logger.append_keys(job_name=change.job_name)
-    result = process_job(change.job_name, settings, store, jobs, event_time=change.time)
+    result = process_job(
+        change.job_name,
+        deps.settings,
+        deps.store,
+        deps.jobs,
+        deps.in_flight,
+        event_time=change.time,
+    )
     metrics.add_metric(name=_METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
     if result.outcome is ProcessOutcome.PUBLISHED:
         metrics.add_metric(

@@ -1,4 +1,4 @@
-"""Scheduled: process finished jobs whose event was lost, restart uploads that never started."""
+"""Scheduled: settle the in-flight jobs whose completion event was lost or that never ran."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from transcription_pipeline.lambda_support import (
     logger,
     metrics,
 )
-from transcription_pipeline.reconcile import reconcile
+from transcription_pipeline.reconcile import LIST_REQUESTS_PER_SECOND, RateLimit, reconcile
 
 # Stop taking new items this long before Lambda's timeout: one item (processing a 4-hour
 # transcript) takes a few seconds, and the run must end cleanly to report what it did.
@@ -28,19 +28,24 @@ _dependencies = cache(build_dependencies)
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    settings, store, jobs = _dependencies()
+    deps = _dependencies()
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
     report = reconcile(
-        settings,
-        store,
-        jobs,
+        deps.settings,
+        deps.store,
+        deps.jobs,
+        deps.in_flight,
+        deps.queue,
         now=datetime.now(UTC),
         time_is_up=lambda: time.monotonic() > deadline - SAFETY_MARGIN_SECONDS,
+        before_list_request=RateLimit(LIST_REQUESTS_PER_SECOND),
     )
     recovered = sum(report.jobs_recovered.values())
-    restarted = sum(report.uploads_restarted.values())
     metrics.add_metric(name="LostJobEventsRecovered", unit=MetricUnit.Count, value=recovered)
-    metrics.add_metric(name="StalledUploadsRestarted", unit=MetricUnit.Count, value=restarted)
+    metrics.add_metric(
+        name="StalledUploadsRequeued", unit=MetricUnit.Count, value=report.uploads_requeued
+    )
+    metrics.add_metric(name="JobsInFlight", unit=MetricUnit.Count, value=report.items_in_flight)
     metrics.add_metric(
         name="ReconcileItemsFailed", unit=MetricUnit.Count, value=len(report.failures)
     )
@@ -48,7 +53,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         # Ids and AWS error codes only: the error text never holds transcript content.
         logger.warning(
             "reconcile skipped an item; the next run retries it",
-            extra={"item_kind": failure.kind, "item": failure.name, "error": failure.error},
+            extra={
+                "job_name": failure.job_name,
+                "source_key": failure.source_key,
+                "error": failure.error,
+            },
         )
     if report.stopped_early:
         metrics.add_metric(name="ReconcileStoppedEarly", unit=MetricUnit.Count, value=1)

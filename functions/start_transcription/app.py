@@ -1,21 +1,28 @@
-"""S3 ObjectCreated -> validate each upload and start its Amazon Transcribe job."""
+"""Upload queue (S3 notifications in SQS messages) -> validate each upload, start its job.
+
+Returns a partial batch response: the messages that could not be handled yet (a
+Transcribe quota, throttling, a 5xx) go back to the queue with a growing delay; SQS
+deletes the others.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from transcription_pipeline.events import MalformedEvent, upload_records
+from transcription_pipeline.aws import CapacityExceeded
+from transcription_pipeline.events import MalformedEvent, queued_records
 from transcription_pipeline.lambda_support import (
     build_dependencies,
     lambda_entry,
     logger,
     metrics,
 )
-from transcription_pipeline.start import StartOutcome, start_every_record
+from transcription_pipeline.start import StartOutcome, start_queued_uploads
 
 _METRIC_BY_OUTCOME = {
     StartOutcome.STARTED: "JobsStarted",
@@ -24,34 +31,39 @@ _METRIC_BY_OUTCOME = {
     StartOutcome.REFUSED: "JobsRefused",
     StartOutcome.SKIPPED: "ObjectsSkipped",
     StartOutcome.GONE: "ObjectsGone",
+    StartOutcome.ANSWERED: "ObjectsAlreadyAnswered",
 }
 
 _dependencies = cache(build_dependencies)
 
 
 @lambda_entry
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    settings, store, jobs = _dependencies()
-    counts: dict[str, int] = {}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps = _dependencies()
     try:
-        records = upload_records(event)
+        records = queued_records(event)
     except MalformedEvent as error:
-        # S3 sends an s3:TestEvent (no Records) when the notification is set up.
-        logger.warning("event without S3 records ignored", extra={"error": str(error)})
-        metrics.add_metric(name="IgnoredEvents", unit=MetricUnit.Count, value=1)
-        return counts
-    batch = start_every_record(records, settings, store, jobs)
+        logger.error("event without SQS records ignored", extra={"error": str(error)})
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        return {"batchItemFailures": []}
+    batch = start_queued_uploads(
+        records,
+        deps.settings,
+        deps.store,
+        deps.jobs,
+        deps.in_flight,
+        deps.queue,
+        now=datetime.now(UTC),
+    )
     for unreadable in batch.unreadable:
+        # Nothing a retry can fix: recorded here, and the message is let go.
         logger.error(
-            "malformed S3 record",
-            extra={"record_index": unreadable.index, "error": unreadable.error},
+            "malformed upload message",
+            extra={"message_id": unreadable.message_id, "error": unreadable.error},
         )
         metrics.add_metric(name="MalformedRecords", unit=MetricUnit.Count, value=1)
-    if batch.unreadable:
-        counts["malformed"] = len(batch.unreadable)
     for handled in batch.handled:
         upload, result = handled.upload, handled.result
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
         metrics.add_metric(name=_METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
         metrics.add_metric(
             name="BytesReadToValidate", unit=MetricUnit.Bytes, value=result.bytes_read
@@ -60,6 +72,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
             "upload handled",
             extra={
                 "outcome": result.outcome,
+                "origin": upload.origin,
                 "bucket": upload.bucket,
                 "key": upload.key,
                 "size": upload.size,
@@ -69,11 +82,31 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
                 "bytes_read": result.bytes_read,
             },
         )
-    for failure in batch.retryable:
-        logger.error(
-            "could not start transcription; the event will be retried",
-            extra={"bucket": failure.upload.bucket, "key": failure.upload.key},
-            exc_info=failure.error,
+    at_capacity = sum(
+        isinstance(d.error, CapacityExceeded) or d.error is None for d in batch.deferred
+    )
+    if at_capacity:
+        # Expected in a burst: Transcribe's queue is full and SQS holds the rest.
+        metrics.add_metric(
+            name="UploadsWaitingForCapacity", unit=MetricUnit.Count, value=at_capacity
         )
-    batch.raise_first_retryable()
-    return counts
+    for deferred in batch.deferred:
+        if deferred.error is not None and not isinstance(deferred.error, CapacityExceeded):
+            logger.warning(
+                "upload put back on the queue; it is retried later",
+                extra={"message_id": deferred.message_id, "delay_seconds": deferred.delay_seconds},
+                exc_info=deferred.error,
+            )
+    if batch.test_events:
+        metrics.add_metric(name="IgnoredEvents", unit=MetricUnit.Count, value=batch.test_events)
+    logger.info(
+        "batch handled",
+        extra={
+            "messages": len(records),
+            "handled": len(batch.handled),
+            "deferred": len(batch.deferred),
+            "at_capacity": at_capacity,
+            "unreadable": len(batch.unreadable),
+        },
+    )
+    return batch.batch_item_failures()

@@ -35,8 +35,12 @@ class Settings:
     vocabulary_name: str | None
     pii_redaction: bool
     output_kms_key_arn: str | None = None  # Transcribe's OutputEncryptionKMSKeyId
-    reconcile_lookback_hours: int = 24  # how far back reconciliation looks
-    reconcile_min_age_minutes: int = 60  # an upload older than this should have a job
+    # The role Transcribe assumes to read uploads and write its output; with it, jobs above
+    # the concurrent-job quota wait in Transcribe's own queue (AllowDeferredExecution).
+    data_access_role_arn: str | None = None
+    upload_queue_url: str = ""  # S3 -> this queue -> the start function
+    in_flight_table: str = ""  # one item per started job until its answer exists
+    reconcile_min_age_minutes: int = 60  # a job older than this should have announced itself
 
     @property
     def identify_language(self) -> bool:
@@ -116,6 +120,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         vocabulary_name=vocabulary_name,
         pii_redaction=_flag(env, "PII_REDACTION", default=False),
         output_kms_key_arn=env.get("OUTPUT_KMS_KEY_ARN", "").strip() or None,
-        reconcile_lookback_hours=_whole_number(env, "RECONCILE_LOOKBACK_HOURS", 24, 1, 24 * 90),
+        data_access_role_arn=env.get("TRANSCRIBE_DATA_ACCESS_ROLE_ARN", "").strip() or None,
+        upload_queue_url=env.get("UPLOAD_QUEUE_URL", "").strip(),
+        in_flight_table=env.get("IN_FLIGHT_TABLE", "").strip(),
         reconcile_min_age_minutes=_whole_number(env, "RECONCILE_MIN_AGE_MINUTES", 60, 5, 24 * 60),
     )

@@ -1,19 +1,31 @@
-"""Reading the two incoming events into plain data, defensively.
+"""Reading the incoming events into plain data, defensively.
 
 S3 URL-encodes keys in its events (a space arrives as ``+``), so every key is decoded
-with ``unquote_plus`` here, once, for every record.
+with ``unquote_plus`` here, once, for every record. Uploads arrive as S3 notifications
+inside SQS messages; backfill and reconciliation put messages of the same shape on the
+same queue (``s3_notification``), marked by an ``origin`` message attribute.
 """
 
 from __future__ import annotations
 
+import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from transcription_pipeline.naming import S3Location
 
 JOB_STATE_CHANGE = "Transcribe Job State Change"
+
+
+class Origin(enum.StrEnum):
+    """Who put an upload on the queue."""
+
+    S3 = "s3"  # the bucket's own notification: a new upload
+    BACKFILL = "backfill"  # make backfill: an object that may have its answer already
+    RECONCILE = "reconcile"  # a job Transcribe does not know, started again
 
 
 class MalformedEvent(ValueError):
@@ -30,10 +42,22 @@ class Upload:
     etag: str
     version_id: str | None
     event_time: str
+    origin: Origin = Origin.S3
 
     @property
     def location(self) -> S3Location:
         return S3Location(self.bucket, self.key)
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One SQS message of the upload queue, as the SQS event source hands it over."""
+
+    message_id: str
+    receipt_handle: str
+    receive_count: int  # 1 on the first delivery
+    origin: Origin
+    notification: Mapping[str, Any]  # the S3 notification in the body
 
 
 @dataclass(frozen=True)
@@ -107,3 +131,64 @@ def parse_job_state_change(event: Mapping[str, Any]) -> JobStateChange:
         status=str(detail.get("TranscriptionJobStatus") or ""),
         time=event.get("time") if isinstance(event.get("time"), str) else None,
     )
+
+
+def parse_queued_message(record: Mapping[str, Any]) -> QueuedMessage:
+    """One record of an SQS event; raises MalformedEvent (its id is then unknown)."""
+    if not isinstance(record, Mapping):
+        raise MalformedEvent("SQS record is not an object")
+    message_id = _text(record, "messageId")
+    attributes = record.get("attributes")
+    count = attributes.get("ApproximateReceiveCount") if isinstance(attributes, Mapping) else None
+    origin_attribute = (record.get("messageAttributes") or {}).get("origin") or {}
+    origin_value = (
+        origin_attribute.get("stringValue") if isinstance(origin_attribute, Mapping) else None
+    )
+    try:
+        origin = Origin(origin_value or Origin.S3)
+        receive_count = int(count) if count is not None else 1
+        notification = json.loads(_text(record, "body"))
+    except (ValueError, TypeError) as error:
+        raise MalformedEvent(f"SQS message {message_id}: {error}") from error
+    if not isinstance(notification, Mapping):
+        raise MalformedEvent(f"SQS message {message_id}: the body is not a JSON object")
+    return QueuedMessage(
+        message_id=message_id,
+        receipt_handle=_text(record, "receiptHandle"),
+        receive_count=max(receive_count, 1),
+        origin=origin,
+        notification=notification,
+    )
+
+
+def queued_records(event: Mapping[str, Any]) -> list[Any]:
+    """The records of an SQS event."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        raise MalformedEvent("event has no 'Records' list")
+    return records
+
+
+def is_test_event(notification: Mapping[str, Any]) -> bool:
+    """S3 sends one s3:TestEvent when a notification is configured; it names no object."""
+    return notification.get("Event") == "s3:TestEvent"
+
+
+def s3_notification(upload: Upload) -> str:
+    """An S3 ObjectCreated notification for ``upload``, as S3 itself writes one (key
+    URL-encoded), so every path onto the queue is read by the same code."""
+    obj: dict[str, Any] = {
+        "key": quote_plus(upload.key, safe="/"),
+        "size": upload.size,
+        "eTag": upload.etag,
+    }
+    if upload.version_id:
+        obj["versionId"] = upload.version_id
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventTime": upload.event_time,
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": upload.bucket}, "object": obj},
+    }
+    return json.dumps({"Records": [record]}, separators=(",", ":"))

@@ -5,12 +5,13 @@ stay short, and each handler module caches its own, so tests get fresh clients).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 
-from transcription_pipeline.aws import ObjectStore, TranscribeJobs
-from transcription_pipeline.config import Settings, load_settings
+from transcription_pipeline.aws import InFlightJobs, ObjectStore, TranscribeJobs, UploadQueue
+from transcription_pipeline.config import ConfigError, Settings, load_settings
 from transcription_pipeline.observability import trace_handler
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -19,8 +20,26 @@ logger = Logger()
 metrics = Metrics()
 
 
-def build_dependencies() -> tuple[Settings, ObjectStore, TranscribeJobs]:
-    return load_settings(), ObjectStore(), TranscribeJobs()
+@dataclass(frozen=True)
+class Dependencies:
+    settings: Settings
+    store: ObjectStore
+    jobs: TranscribeJobs
+    in_flight: InFlightJobs
+    queue: UploadQueue
+
+
+def build_dependencies() -> Dependencies:
+    settings = load_settings()
+    if not settings.upload_queue_url or not settings.in_flight_table:
+        raise ConfigError("UPLOAD_QUEUE_URL and IN_FLIGHT_TABLE are required (template.yaml)")
+    return Dependencies(
+        settings,
+        ObjectStore(),
+        TranscribeJobs(),
+        InFlightJobs(settings.in_flight_table),
+        UploadQueue(settings.upload_queue_url),
+    )
 
 
 def lambda_entry(handler: Handler) -> Handler:

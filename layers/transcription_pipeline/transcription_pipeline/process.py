@@ -7,7 +7,13 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from transcription_pipeline.aws import ObjectGone, ObjectStore, TranscribeJobs, TranscriptionJob
+from transcription_pipeline.aws import (
+    InFlightJobs,
+    ObjectGone,
+    ObjectStore,
+    TranscribeJobs,
+    TranscriptionJob,
+)
 from transcription_pipeline.config import Settings
 from transcription_pipeline.error_records import failure_record
 from transcription_pipeline.naming import (
@@ -125,8 +131,25 @@ def process_job(
     settings: Settings,
     store: ObjectStore,
     jobs: TranscribeJobs,
+    in_flight: InFlightJobs,
     *,
     event_time: str | None = None,
+) -> ProcessResult:
+    """Publish a finished job's answer, then stop tracking it as in flight."""
+    result = _publish_answer(job_name, settings, store, jobs, event_time)
+    if result.source is not None:
+        # After the record is written, never before: an item left behind is only looked
+        # at again, an item removed too early could leave an upload without an answer.
+        in_flight.remove(result.source.key, job_name)
+    return result
+
+
+def _publish_answer(
+    job_name: str,
+    settings: Settings,
+    store: ObjectStore,
+    jobs: TranscribeJobs,
+    event_time: str | None,
 ) -> ProcessResult:
     if not job_name.startswith(settings.job_name_prefix):
         return ProcessResult(ProcessOutcome.FOREIGN)

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from transcription_pipeline.aws import JobRefused, ObjectGone, ObjectStore, TranscribeJobs
+from transcription_pipeline.aws import (
+    CapacityExceeded,
+    InFlightJob,
+    InFlightJobs,
+    JobRefused,
+    ObjectGone,
+    ObjectStore,
+    TranscribeJobs,
+    UploadQueue,
+)
 from transcription_pipeline.config import Settings
 from transcription_pipeline.error_records import failure_record, rejection_record
-from transcription_pipeline.events import MalformedEvent, Upload, parse_upload
+from transcription_pipeline.events import (
+    MalformedEvent,
+    Origin,
+    QueuedMessage,
+    Upload,
+    is_test_event,
+    parse_queued_message,
+    parse_upload,
+    upload_records,
+)
 from transcription_pipeline.media import MediaCheck, MediaFormat, check_media
 from transcription_pipeline.naming import (
     S3Location,
@@ -20,7 +40,23 @@ from transcription_pipeline.naming import (
     raw_output_key,
     revision_of,
 )
-from transcription_pipeline.publish import publish_error, record_metadata
+from transcription_pipeline.publish import (
+    REVISION_METADATA,
+    final_record_metadata,
+    publish_error,
+    record_metadata,
+)
+
+# How long an in-flight item outlives its start: longer than a job can wait in
+# Transcribe's queue (10,000 jobs) and the upload queue's retention (14 days).
+IN_FLIGHT_DAYS = 15
+# A message that cannot be handled yet (a quota, a 5xx) is retried after a delay that
+# doubles from FIRST_RETRY_SECONDS up to LAST_RETRY_SECONDS (with jitter, so a burst
+# does not come back at once). With the queue's maxReceiveCount of 100 in template.yaml
+# a message reaches the dead-letter queue after two to three days of trying, never
+# after minutes.
+FIRST_RETRY_SECONDS = 60
+LAST_RETRY_SECONDS = 3600
 
 
 class StartOutcome(enum.StrEnum):
@@ -30,6 +66,7 @@ class StartOutcome(enum.StrEnum):
     REFUSED = "refused"  # Transcribe refused the request; error.json written
     SKIPPED = "skipped"  # folder marker or Transcribe's own file
     GONE = "gone"  # deleted or overwritten before we looked; its own event covers it
+    ANSWERED = "answered"  # backfill or reconcile: this revision has its final record
 
 
 @dataclass(frozen=True)
@@ -38,6 +75,18 @@ class StartResult:
     job_name: str | None = None
     check: MediaCheck | None = None
     bytes_read: int = 0
+
+
+def retry_delay(receive_count: int, message_id: str) -> int:
+    """Seconds before a message that could not be handled is delivered again.
+
+    Doubling from a minute to an hour, then hourly; the jitter (50-100 %, fixed per
+    message so a replay of the same run is identical) spreads a burst's retries.
+    """
+    exponent = min(max(receive_count - 1, 0), 12)
+    delay = min(FIRST_RETRY_SECONDS * 2**exponent, LAST_RETRY_SECONDS)
+    jitter = 0.5 + hashlib.sha256(message_id.encode()).digest()[0] / 510
+    return max(1, int(delay * jitter))
 
 
 def build_job_request(
@@ -68,6 +117,13 @@ def build_job_request(
         request["Settings"] = job_settings
     if settings.pii_redaction:
         request["ContentRedaction"] = {"RedactionType": "PII", "RedactionOutput": "redacted"}
+    if settings.data_access_role_arn:
+        # Above the concurrent-job quota the job waits in Transcribe's queue instead of
+        # being refused; queueing needs a role Transcribe assumes to read and write.
+        request["JobExecutionSettings"] = {
+            "AllowDeferredExecution": True,
+            "DataAccessRoleArn": settings.data_access_role_arn,
+        }
     return request
 
 
@@ -92,8 +148,16 @@ def _reserved_key_check(key: str, settings: Settings) -> MediaCheck | None:
 
 
 def start_transcription(
-    upload: Upload, settings: Settings, store: ObjectStore, jobs: TranscribeJobs
+    upload: Upload,
+    settings: Settings,
+    store: ObjectStore,
+    jobs: TranscribeJobs,
+    in_flight: InFlightJobs,
+    *,
+    now: datetime,
 ) -> StartResult:
+    """Validate one upload and start its job; raises CapacityExceeded when Transcribe is
+    at a quota, and any other error a retry can fix."""
     if should_skip(upload.key):
         return StartResult(StartOutcome.SKIPPED)
 
@@ -123,6 +187,12 @@ def start_transcription(
         return StartResult(StartOutcome.GONE, bytes_read=store.bytes_read - bytes_before)
     bytes_read = store.bytes_read - bytes_before
     revision = revision_of(upload.etag, upload.version_id, next(iter(last_modified), None))
+    if upload.origin != Origin.S3:
+        # An existing object sent again: its answer may be there already (a new upload's
+        # cannot, so its event costs no extra request).
+        recorded = final_record_metadata(store, settings.output_bucket, upload.key)
+        if recorded.get(REVISION_METADATA) == revision:
+            return StartResult(StartOutcome.ANSWERED, check=check, bytes_read=bytes_read)
 
     if check.media_format is None:
         record = rejection_record(
@@ -152,6 +222,11 @@ def start_transcription(
         metadata = record_metadata(revision, job_name)
         publish_error(store, settings.output_bucket, upload.key, record, metadata)
         return StartResult(StartOutcome.REFUSED, job_name, check, bytes_read)
+    # Tracked until its answer exists: reconciliation looks here, not in the bucket.
+    in_flight.add(
+        InFlightJob(upload.key, job_name, revision, started_at=now),
+        expires_at=now + timedelta(days=IN_FLIGHT_DAYS),
+    )
     outcome = StartOutcome.STARTED if started else StartOutcome.ALREADY_STARTED
     return StartResult(outcome, job_name, check, bytes_read)
 
@@ -163,54 +238,89 @@ class HandledUpload:
 
 
 @dataclass(frozen=True)
-class UnreadableRecord:
-    index: int  # position in the event's Records
+class UnreadableMessage:
+    message_id: str  # "" when even the id could not be read
     error: str
 
 
 @dataclass(frozen=True)
-class RetryableFailure:
-    upload: Upload
-    error: Exception
+class DeferredMessage:
+    """A message handed back to the queue, to be delivered again in ``delay_seconds``."""
+
+    message_id: str
+    delay_seconds: int
+    error: Exception | None  # what stopped it; None when an earlier message hit a quota
 
 
 @dataclass
-class StartBatch:
-    """What became of every record of one S3 event."""
+class QueueBatch:
+    """What became of every message of one SQS batch."""
 
     handled: list[HandledUpload] = field(default_factory=list)
-    unreadable: list[UnreadableRecord] = field(default_factory=list)
-    retryable: list[RetryableFailure] = field(default_factory=list)
+    unreadable: list[UnreadableMessage] = field(default_factory=list)
+    deferred: list[DeferredMessage] = field(default_factory=list)
+    test_events: int = 0
 
-    def raise_first_retryable(self) -> None:
-        """Hand Lambda the first error a retry can fix, once every record had its turn.
-
-        The records already handled are idempotent (a repeated upload event starts
-        nothing), so Lambda retrying the whole event is safe.
-        """
-        if self.retryable:
-            raise self.retryable[0].error
+    def batch_item_failures(self) -> dict[str, list[dict[str, str]]]:
+        """The partial batch response: SQS deletes every other message of the batch."""
+        return {"batchItemFailures": [{"itemIdentifier": d.message_id} for d in self.deferred]}
 
 
-def start_every_record(
-    records: Sequence[Any], settings: Settings, store: ObjectStore, jobs: TranscribeJobs
-) -> StartBatch:
-    """Each record of an S3 event on its own: one bad record never blocks the others.
+def _uploads_of(message: QueuedMessage) -> list[Upload]:
+    return [
+        dataclasses.replace(parse_upload(record), origin=message.origin)
+        for record in upload_records(message.notification)
+    ]
 
-    A malformed record will not get better on a retry: it is reported and skipped. Any
-    other error (throttling, 5xx, a quota) is kept for ``raise_first_retryable``.
+
+def start_queued_uploads(
+    records: Sequence[Any],
+    settings: Settings,
+    store: ObjectStore,
+    jobs: TranscribeJobs,
+    in_flight: InFlightJobs,
+    queue: UploadQueue,
+    *,
+    now: datetime,
+) -> QueueBatch:
+    """Each message of an SQS batch on its own: one bad message never blocks the others.
+
+    A malformed message will not get better: it is reported and let go. A message that
+    fails for a reason a later try can fix (a quota, throttling, a 5xx) goes back to the
+    queue with a growing delay (``retry_delay``) and is reported as a batch item failure;
+    once Transcribe says it is at a quota, the rest of the batch goes back unread, since
+    every one of them would meet the same answer. The uploads already handled are
+    idempotent, so a message that is delivered again is harmless.
     """
-    batch = StartBatch()
-    for index, record in enumerate(records):
+    batch = QueueBatch()
+    at_capacity = False
+    for record in records:
         try:
-            upload = parse_upload(record)
+            message = parse_queued_message(record)
+            uploads = [] if is_test_event(message.notification) else _uploads_of(message)
         except MalformedEvent as error:
-            batch.unreadable.append(UnreadableRecord(index, str(error)))
+            message_id = record.get("messageId", "") if isinstance(record, dict) else ""
+            batch.unreadable.append(UnreadableMessage(str(message_id), str(error)))
+            continue
+        if not uploads and is_test_event(message.notification):
+            batch.test_events += 1
+            continue
+        delay = retry_delay(message.receive_count, message.message_id)
+        if at_capacity:
+            batch.deferred.append(DeferredMessage(message.message_id, delay, None))
+            queue.retry_later(message.receipt_handle, delay)
             continue
         try:
-            result = start_transcription(upload, settings, store, jobs)
-        except Exception as error:  # noqa: BLE001 - raised after the other records
-            batch.retryable.append(RetryableFailure(upload, error))
+            results = [
+                HandledUpload(
+                    upload, start_transcription(upload, settings, store, jobs, in_flight, now=now)
+                )
+                for upload in uploads
+            ]
+        except Exception as error:  # noqa: BLE001 - retried through the queue, reported
+            at_capacity = isinstance(error, CapacityExceeded)
+            batch.deferred.append(DeferredMessage(message.message_id, delay, error))
+            queue.retry_later(message.receipt_handle, delay)
             continue
-        batch.handled.append(HandledUpload(upload, result))
+        batch.handled.extend(results)
     return batch

@@ -1,10 +1,4 @@
-"""The only module that talks to AWS: S3 and Transcribe behind a few small methods.
-
-Clients honour ``AWS_ENDPOINT_URL`` (boto3 reads it), so the same code runs against
-moto locally; nothing here names an endpoint. Throttling and 5xx answers are retried
-by botocore's standard retry mode and then raised, so Lambda's asynchronous retries
-take over; only answers that mean something to the pipeline are translated.
-"""
+"""Amazon S3: ranged reads of uploads, HEAD, listing, writing and removing outputs."""
 
 from __future__ import annotations
 
@@ -15,16 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from transcription_pipeline.aws.errors import CLIENT_CONFIG, error_code
 from transcription_pipeline.naming import S3Location, revision_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_transcribe import TranscribeServiceClient
-
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 CONTENT_TYPES = {
     ".json": "application/json",
@@ -33,10 +24,6 @@ CONTENT_TYPES = {
     ".vtt": "text/vtt; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
 }
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class ObjectGone(Exception):
@@ -49,16 +36,13 @@ class ObjectGone(Exception):
     """
 
 
-class JobRefused(Exception):
-    """Transcribe refused the job request itself (BadRequestException): retrying won't help."""
-
-
 @dataclass(frozen=True)
 class ObjectHead:
     etag: str  # without quotes, as S3 events carry it
     version_id: str | None
     last_modified: datetime
     metadata: dict[str, str]
+    size: int = 0
 
     @property
     def revision(self) -> str:
@@ -80,25 +64,9 @@ class ListedObject:
     last_modified: datetime
 
 
-@dataclass(frozen=True)
-class TranscriptionJob:
-    """What GetTranscriptionJob says about a job, reduced to what the pipeline uses."""
-
-    name: str
-    status: str
-    media_uri: str | None
-    transcript_uri: str | None  # the unredacted transcript, when Transcribe wrote one
-    redacted_transcript_uri: str | None
-    redacts_pii: bool  # the job ran with ContentRedaction: only the redacted file may be used
-    failure_reason: str | None
-    language_code: str | None
-    language_score: float | None
-    completed_at: datetime | None
-
-
 class ObjectStore:
     def __init__(self, client: S3Client | None = None) -> None:
-        self._s3: S3Client = client or boto3.client("s3", config=_CLIENT_CONFIG)
+        self._s3: S3Client = client or boto3.client("s3", config=CLIENT_CONFIG)
         self.bytes_read = 0  # ranged-read accounting, for logs and the read-budget tests
 
     def read_range(
@@ -128,7 +96,7 @@ class ObjectStore:
         try:
             response = self._s3.get_object(**request)
         except ClientError as error:
-            if _error_code(error) in ("NoSuchKey", "NoSuchVersion", "PreconditionFailed", "404"):
+            if error_code(error) in ("NoSuchKey", "NoSuchVersion", "PreconditionFailed", "404"):
                 raise ObjectGone(location.uri) from error
             raise
         body = response["Body"].read()
@@ -139,7 +107,7 @@ class ObjectStore:
         try:
             return self._s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
         except ClientError as error:
-            if _error_code(error) in ("NoSuchKey", "404"):
+            if error_code(error) in ("NoSuchKey", "404"):
                 raise ObjectGone(location.uri) from error
             raise
 
@@ -148,7 +116,7 @@ class ObjectStore:
         try:
             response = self._s3.head_object(Bucket=location.bucket, Key=location.key)
         except ClientError as error:
-            if _error_code(error) in ("NoSuchKey", "404", "NotFound"):
+            if error_code(error) in ("NoSuchKey", "404", "NotFound"):
                 return None
             raise
         version_id = response.get("VersionId")
@@ -157,11 +125,18 @@ class ObjectStore:
             version_id=version_id if version_id and version_id != "null" else None,
             last_modified=response["LastModified"],
             metadata=dict(response.get("Metadata", {})),
+            size=int(response.get("ContentLength", 0)),
         )
 
-    def list_objects(self, bucket: str) -> Iterator[ListedObject]:
+    def list_objects(
+        self, bucket: str, prefix: str = "", start_after: str = ""
+    ) -> Iterator[ListedObject]:
+        """Objects in key order, from ``prefix`` on, after ``start_after`` (a resume point)."""
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket):
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if start_after:
+            request["StartAfter"] = start_after
+        for page in paginator.paginate(**request):
             for item in page.get("Contents", []):
                 yield ListedObject(
                     key=item["Key"],
@@ -195,75 +170,3 @@ class ObjectStore:
         errors = response.get("Errors", [])
         if errors:
             raise RuntimeError(f"could not delete {len(errors)} stale object(s): {errors[0]}")
-
-
-class TranscribeJobs:
-    def __init__(self, client: TranscribeServiceClient | None = None) -> None:
-        self._transcribe: TranscribeServiceClient = client or boto3.client(
-            "transcribe", config=_CLIENT_CONFIG
-        )
-
-    def start(self, request: Mapping[str, Any]) -> bool:
-        """Start a job; False when a job of that name exists already (a repeated event)."""
-        try:
-            self._transcribe.start_transcription_job(**request)
-        except ClientError as error:
-            code = _error_code(error)
-            if code == "ConflictException":
-                return False
-            if code == "BadRequestException":
-                message = error.response.get("Error", {}).get("Message", "")
-                raise JobRefused(message or "Transcribe rejected the request") from error
-            raise
-        return True
-
-    def finished_since(self, name_prefix: str, since: datetime) -> Iterator[str]:
-        """Names of this stack's COMPLETED and FAILED jobs created since ``since``."""
-        for status in ("COMPLETED", "FAILED"):
-            request: dict[str, Any] = {
-                "Status": status,
-                "JobNameContains": name_prefix,
-                "MaxResults": 100,
-            }
-            while True:
-                page = self._transcribe.list_transcription_jobs(**request)
-                summaries = page.get("TranscriptionJobSummaries", [])
-                for summary in summaries:
-                    name = summary.get("TranscriptionJobName", "")
-                    created = summary.get("CreationTime")
-                    if name.startswith(name_prefix) and (created is None or created >= since):
-                        yield name
-                # Transcribe lists newest first; a page entirely before the window ends the
-                # walk (a whole page, not one entry, so a little disorder costs nothing).
-                created_times = [s["CreationTime"] for s in summaries if "CreationTime" in s]
-                whole_page_older = bool(created_times) and max(created_times) < since
-                token = page.get("NextToken")
-                if not token or whole_page_older:
-                    break
-                request["NextToken"] = token
-
-    def get(self, name: str) -> TranscriptionJob | None:
-        """The job's details, or None when Transcribe does not know the job."""
-        try:
-            job = self._transcribe.get_transcription_job(TranscriptionJobName=name)[
-                "TranscriptionJob"
-            ]
-        except ClientError as error:
-            # Transcribe answers BadRequestException ("couldn't be found") for unknown names.
-            if _error_code(error) in ("BadRequestException", "NotFoundException"):
-                return None
-            raise
-        score = job.get("IdentifiedLanguageScore")
-        transcript = job.get("Transcript", {})
-        return TranscriptionJob(
-            name=job.get("TranscriptionJobName", name),
-            status=job.get("TranscriptionJobStatus", ""),
-            media_uri=job.get("Media", {}).get("MediaFileUri"),
-            transcript_uri=transcript.get("TranscriptFileUri"),
-            redacted_transcript_uri=transcript.get("RedactedTranscriptFileUri"),
-            redacts_pii=bool(job.get("ContentRedaction", {}).get("RedactionType")),
-            failure_reason=job.get("FailureReason"),
-            language_code=job.get("LanguageCode"),
-            language_score=float(score) if score is not None else None,
-            completed_at=job.get("CompletionTime"),
-        )
