@@ -88,7 +88,15 @@ def _condition_holds(
 ) -> bool:
     actual = {k.lower(): v for k, v in context.items()}.get(key.lower())
     if operator.startswith(("ForAnyValue:", "ForAllValues:")):
-        raise PolicyNotUnderstood(f"set operator {operator} is not implemented")
+        # Every key the model supplies holds one value. ForAllValues holds for a request
+        # without the key (IAM User Guide, "Multivalued context keys"): a policy that
+        # relies on it must also limit the actions, as the template does.
+        qualifier, base_operator = operator.split(":", 1)
+        if base_operator in _NEGATED or base_operator.endswith("IfExists"):
+            raise PolicyNotUnderstood(f"set operator {operator} is not implemented")
+        if actual is None:
+            return qualifier == "ForAllValues"
+        return any(_string_match(base_operator, str(e), actual) for e in expected)
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
     if base == "Null":
@@ -157,6 +165,44 @@ class Account:
     account_id: str
     region: str
     partition: str = "aws"
+    # table name -> partition key attribute, for the dynamodb:LeadingKeys condition key
+    partition_keys: Mapping[str, str] = field(default_factory=dict)
+
+
+def _sqs_queue(account: Account, queue_url: str) -> str:
+    name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+    return f"arn:{account.partition}:sqs:{account.region}:{account.account_id}:{name}"
+
+
+def _dynamodb_table(account: Account, table: str) -> str:
+    return f"arn:{account.partition}:dynamodb:{account.region}:{account.account_id}:table/{table}"
+
+
+def _leading_key(account: Account, table: str, item: Mapping[str, Any]) -> dict[str, str]:
+    """The dynamodb:LeadingKeys context of a request for one item."""
+    attribute = account.partition_keys.get(table)
+    if attribute is None:
+        raise PolicyNotUnderstood(f"the partition key of table {table} is not known")
+    value = item.get(attribute, {})
+    return {"dynamodb:LeadingKeys": str(next(iter(value.values()), ""))}
+
+
+_SQS_ACTIONS = {
+    "SendMessage": "sqs:SendMessage",
+    "SendMessageBatch": "sqs:SendMessage",
+    "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "ReceiveMessage": "sqs:ReceiveMessage",
+    "DeleteMessage": "sqs:DeleteMessage",
+    "DeleteMessageBatch": "sqs:DeleteMessage",
+    "GetQueueAttributes": "sqs:GetQueueAttributes",
+}
+_DYNAMODB_ITEM_ACTIONS = {
+    "PutItem": "Item",
+    "GetItem": "Key",
+    "DeleteItem": "Key",
+    "UpdateItem": "Key",
+}
 
 
 def _s3_bucket(account: Account, bucket: str) -> str:
@@ -206,7 +252,9 @@ def iam_requests(
             requests = [IamRequest("transcribe:StartTranscriptionJob", "*", context)]
             role = params.get("JobExecutionSettings", {}).get("DataAccessRoleArn")
             if role:
-                requests.append(IamRequest("iam:PassRole", str(role)))
+                # Passing a role is authorised as iam:PassRole, for the service it goes to.
+                context = {"iam:PassedToService": "transcribe.amazonaws.com"}
+                requests.append(IamRequest("iam:PassRole", str(role), context))
             return requests
         if operation == "GetTranscriptionJob":
             arn = (
@@ -216,6 +264,16 @@ def iam_requests(
             return [IamRequest("transcribe:GetTranscriptionJob", arn)]
         if operation == "ListTranscriptionJobs":
             return [IamRequest("transcribe:ListTranscriptionJobs", "*")]
+    if service == "sqs" and operation in _SQS_ACTIONS:
+        return [IamRequest(_SQS_ACTIONS[operation], _sqs_queue(account, str(params["QueueUrl"])))]
+    if service == "dynamodb":
+        table = str(params.get("TableName", ""))
+        if operation in _DYNAMODB_ITEM_ACTIONS:
+            item = params[_DYNAMODB_ITEM_ACTIONS[operation]]
+            context = _leading_key(account, table, item)
+            return [IamRequest(f"dynamodb:{operation}", _dynamodb_table(account, table), context)]
+        if operation in ("Scan", "Query"):
+            return [IamRequest(f"dynamodb:{operation}", _dynamodb_table(account, table))]
     raise PolicyNotUnderstood(
         f"no IAM mapping for {service}:{operation}; add it to local_pipeline/iam.py "
         "from the Service Authorization Reference"

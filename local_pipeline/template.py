@@ -126,12 +126,16 @@ class Template:
         resource = self.resources.get(name)
         if resource is None:
             raise TemplateError(f"Ref to unknown name {name}")
+        if resource["Type"] == "AWS::SQS::Queue":
+            # A queue's Ref is its URL; SQS (and moto) find the queue by its last segment.
+            region, account = self.pseudo["AWS::Region"], self.pseudo["AWS::AccountId"]
+            return f"https://sqs.{region}.amazonaws.com/{account}/{self.physical_name(name)}"
         return self.physical_name(name)
 
     def physical_name(self, logical_id: str) -> str:
         """The name a resource gets: its explicit name property, else a stack-derived one."""
         properties = self.resources[logical_id].get("Properties", {})
-        for key in ("BucketName", "FunctionName", "QueueName", "TopicName", "Name"):
+        for key in ("BucketName", "FunctionName", "QueueName", "TopicName", "TableName", "Name"):
             if key in properties:
                 return str(self.resolve(properties[key]))
         return f"{self.pseudo['AWS::StackName']}-{logical_id}"
@@ -149,6 +153,10 @@ class Template:
                 return f"arn:aws:sqs:{region}:{account}:{name}"
             if resource_type == "AWS::KMS::Key":
                 return f"arn:aws:kms:{region}:{account}:key/{name}"
+            if resource_type == "AWS::DynamoDB::Table":
+                return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+            if resource_type == "AWS::IAM::Role":
+                return f"arn:aws:iam::{account}:role/{name}"
         if attribute == "QueueName":
             return name
         raise TemplateError(f"GetAtt {logical_id}.{attribute} is not supported locally")
