@@ -297,13 +297,13 @@ def start_queued_uploads(
     for record in records:
         try:
             message = parse_queued_message(record)
-            uploads = [] if is_test_event(message.notification) else _uploads_of(message)
+            if is_test_event(message.notification):
+                batch.test_events += 1
+                continue
+            uploads = _uploads_of(message)
         except MalformedEvent as error:
             message_id = record.get("messageId", "") if isinstance(record, dict) else ""
             batch.unreadable.append(UnreadableMessage(str(message_id), str(error)))
-            continue
-        if not uploads and is_test_event(message.notification):
-            batch.test_events += 1
             continue
         delay = retry_delay(message.receive_count, message.message_id)
         if at_capacity:
