@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from transcription_pipeline.options import FileOptions, OptionError, parse_profiles
+
 # Transcribe's OutputKey alphabet; our reserved prefix must obey it.
 _OUTPUT_KEY_PATTERN = re.compile(r"^[a-zA-Z0-9\-_.!*'()/]+/$")
 _LANGUAGE_CODE_PATTERN = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
@@ -41,10 +43,22 @@ class Settings:
     upload_queue_url: str = ""  # S3 -> this queue -> the start function
     in_flight_table: str = ""  # one item per started job until its answer exists
     reconcile_min_age_minutes: int = 60  # a job older than this should have announced itself
+    # Per-prefix options (OptionProfiles), longest prefix first.
+    option_profiles: tuple[tuple[str, FileOptions], ...] = ()
 
     @property
     def identify_language(self) -> bool:
         return self.language_code is None
+
+    def stack_options(self) -> FileOptions:
+        """The stack's parameters as the lowest-precedence source of per-file options."""
+        return FileOptions(
+            language=self.language_code or "auto",
+            language_options=self.language_options or None,
+            speakers=self.max_speakers if self.speaker_labels else None,
+            vocabulary=self.vocabulary_name,
+            redaction=self.pii_redaction,
+        )
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -108,7 +122,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # A custom vocabulary belongs to one language; identification may pick another.
         raise ConfigError("VOCABULARY_NAME needs a fixed LANGUAGE_CODE, not 'auto'")
 
+    try:
+        option_profiles = parse_profiles(env.get("OPTION_PROFILES", ""))
+    except OptionError as error:
+        raise ConfigError(f"OPTION_PROFILES: {error}") from error
+
     return Settings(
+        option_profiles=option_profiles,
         input_bucket=_required(env, "INPUT_BUCKET"),
         output_bucket=_required(env, "OUTPUT_BUCKET"),
         job_name_prefix=job_name_prefix,
