@@ -52,7 +52,14 @@ def seconds(match: tuple[str, ...]) -> float:
     return h * 3600 + m * 60 + s + ms / 1000
 
 
+# Speaker markup: SRT names the speaker at the start of a cue where it changes, VTT has a
+# voice span at the start of every labelled cue.
+SRT_SPEAKER = re.compile(r"^((?:spk|ch)_\d+): ")
+VTT_VOICE = re.compile(r"^<v ([^>]+)>")
+
+
 def parse_cue_file(text: str, time_re: str, numbered: bool) -> list[tuple[float, float, list[str]]]:
+    """(start, end, lines) per cue, the speaker markup taken off (see cue_speakers)."""
     cues = []
     blocks = text.split("\n\n")
     for index, block in enumerate(blocks, start=1):
@@ -63,8 +70,22 @@ def parse_cue_file(text: str, time_re: str, numbered: bool) -> list[tuple[float,
         match = re.fullmatch(f"{time_re} --> {time_re}", lines[0])
         assert match, lines[0]
         groups = match.groups()
-        cues.append((seconds(groups[:4]), seconds(groups[4:]), lines[1:]))
+        text_lines = lines[1:]
+        if text_lines:
+            text_lines[0] = VTT_VOICE.sub("", SRT_SPEAKER.sub("", text_lines[0]))
+        cues.append((seconds(groups[:4]), seconds(groups[4:]), text_lines))
     return cues
+
+
+def cue_speakers(text: str, pattern: re.Pattern[str]) -> list[str | None]:
+    """The speaker markup at the start of each cue's text (None where there is none)."""
+    speakers: list[str | None] = []
+    for block in text.split("\n\n"):
+        lines = block.rstrip("\n").split("\n")
+        first = next(i for i, line in enumerate(lines) if "-->" in line) + 1
+        match = pattern.match(lines[first]) if first < len(lines) else None
+        speakers.append(match.group(1) if match else None)
+    return speakers
 
 
 def check_cues(cues: list[tuple[float, float, list[str]]], expected_words: list[str]) -> None:
@@ -216,7 +237,7 @@ def test_hour_timestamps() -> None:
     items = [word("late", 3725.2, 3725.6, "spk_3"), punct("?", "spk_3")]
     assert render_text(transcript(items, "speaker")) == "[1:02:05] spk_3: late?\n"
     srt = render_srt(transcript(items, "speaker"))
-    assert srt.startswith("1\n01:02:05,200 --> 01:02:06,200\nlate?\n")
+    assert srt.startswith("1\n01:02:05,200 --> 01:02:06,200\nspk_3: late?\n")
 
 
 def test_long_word_gets_own_line() -> None:
@@ -293,3 +314,38 @@ def test_cue_line_layout_prefers_balance_and_clause_ends() -> None:
     ]
     (cue,) = cues_of(transcript(items))
     assert cue.lines == ("aaaaaaaaaa bbbbbbbbbbbb comma,", "cccccccc dddddddddd")
+
+
+def test_srt_names_the_speaker_exactly_where_it_changes() -> None:
+    t = parsed("03-speaker-identification.json")
+    cues = cues_of(t)
+    srt = srt_from_cues(cues)
+    shown = cue_speakers(srt, SRT_SPEAKER)
+    changes = [
+        cue.speaker if i == 0 or cue.speaker != cues[i - 1].speaker else None
+        for i, cue in enumerate(cues)
+    ]
+    assert shown == changes
+    assert shown.count(None) > 0  # a speaker's later cues are not labelled again
+    assert {s for s in shown if s} == {"spk_0", "spk_1", "spk_2"}
+
+
+def test_vtt_gives_every_labelled_cue_a_voice() -> None:
+    t = parsed("03-speaker-identification.json")
+    cues = cues_of(t)
+    vtt = vtt_from_cues(cues)
+    body = vtt[len("WEBVTT\n\n") :]
+    assert cue_speakers(body, VTT_VOICE) == [cue.speaker for cue in cues]
+
+
+def test_unlabelled_transcripts_have_no_speaker_markup() -> None:
+    t = parsed("01-plain.json")
+    assert set(cue_speakers(render_srt(t), SRT_SPEAKER)) == {None}
+    assert "<v " not in render_vtt(t)
+
+
+def test_a_voice_name_cannot_break_the_vtt_markup() -> None:
+    cue = Cue(0.0, 1.0, ("hello",), "Ana <b> & Ben\nX")
+    assert vtt_from_cues([cue]) == (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Ana &lt;b&gt; &amp; Ben X>hello\n"
+    )

@@ -28,12 +28,13 @@ from transcription_pipeline.naming import (
     parse_s3_uri,
     parse_transcript_uri,
 )
+from transcription_pipeline.options import SpeakerNames, names_by_label
 from transcription_pipeline.performance import without_cyclic_gc
 from transcription_pipeline.publish import publish_error, publish_outputs, record_metadata
 from transcription_pipeline.render import build_cues, srt_from_cues, text_from_words, vtt_from_cues
 from transcription_pipeline.summary import Summary, render_summary_markdown, summarise
 from transcription_pipeline.transcript import Transcript, TranscriptFormatError, parse_transcript
-from transcription_pipeline.words import group_words
+from transcription_pipeline.words import group_words, name_speakers, speakers_in_order
 
 
 class JobNotFinished(Exception):
@@ -65,13 +66,22 @@ class RenderedOutputs:
 
 @without_cyclic_gc
 def render_outputs(
-    raw_transcript: bytes, transcript: Transcript, source: S3Location, created_at: str
+    raw_transcript: bytes,
+    transcript: Transcript,
+    source: S3Location,
+    created_at: str,
+    *,
+    title: str | None = None,
+    speaker_names: SpeakerNames = (),
 ) -> RenderedOutputs:
     """All six output files for one transcript; pure, so it is tested without AWS.
 
-    The words are grouped once and the cues built once; each output gets them.
+    The words are grouped once (with the speakers' names, when given, in place of their
+    labels) and the cues built once; each output gets them.
     """
     words = group_words(transcript.items)
+    names = names_by_label(speaker_names, speakers_in_order(words))
+    words = name_speakers(words, names)
     cues = build_cues(words)
     summary = summarise(
         transcript,
@@ -79,6 +89,8 @@ def render_outputs(
         source_bucket=source.bucket,
         source_key=source.key,
         created_at=created_at,
+        title=title,
+        speaker_names=names,
     )
     files = {
         TRANSCRIPT_JSON: raw_transcript,

@@ -49,6 +49,7 @@ class Cue(NamedTuple):
     start: float  # seconds, whole milliseconds
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None  # every cue holds one speaker's words
 
 
 def text_from_words(words: Sequence[Word], labels: LabelKind | None) -> str:
@@ -201,12 +202,15 @@ def build_cues(words: Sequence[Word]) -> tuple[Cue, ...]:
 
 def _timed_cues(groups: list[list[Word]]) -> tuple[Cue, ...]:
     """Turn word groups into cues with clamped, strictly forward times (in whole ms)."""
-    raw = [(round(g[0].start * 1000), round(g[-1].end * 1000), _layout(g)) for g in groups]
+    raw = [
+        (round(g[0].start * 1000), round(g[-1].end * 1000), _layout(g), g[0].speaker)
+        for g in groups
+    ]
     max_ms = round(MAX_CUE_SECONDS * 1000)
     min_ms = round(MIN_CUE_SECONDS * 1000)
     cues: list[Cue] = []
     prev_end = 0
-    for index, (raw_start, raw_end, lines) in enumerate(raw):
+    for index, (raw_start, raw_end, lines, speaker) in enumerate(raw):
         start = max(raw_start, prev_end)
         end = max(raw_end, start)
         next_start = raw[index + 1][0] if index + 1 < len(raw) else start + min_ms
@@ -215,7 +219,7 @@ def _timed_cues(groups: list[list[Word]]) -> tuple[Cue, ...]:
         if end <= start:
             # Overlapping Transcribe timings: keep order with a 1 ms cue.
             end = start + 1
-        cues.append(Cue(start / 1000, end / 1000, lines))
+        cues.append(Cue(start / 1000, end / 1000, lines, speaker))
         prev_end = end
     return tuple(cues)
 
@@ -228,10 +232,26 @@ def _timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
+def _srt_lines(cues: Sequence[Cue]) -> list[tuple[str, ...]]:
+    """SubRip has no speaker markup: the speaker's name (or label) leads the first line of
+    a cue where the speaker changes, as broadcast subtitles do."""
+    shown: list[tuple[str, ...]] = []
+    previous: str | None = None
+    for cue in cues:
+        lines = cue.lines
+        if cue.speaker is not None and cue.speaker != previous:
+            lines = (f"{cue.speaker}: {lines[0]}", *lines[1:])
+        previous = cue.speaker
+        shown.append(lines)
+    return shown
+
+
 def srt_from_cues(cues: Sequence[Cue]) -> str:
     blocks = [
-        f"{index}\n{_timestamp(start, ',')} --> {_timestamp(end, ',')}\n" + "\n".join(lines) + "\n"
-        for index, (start, end, lines) in enumerate(cues, start=1)
+        f"{index}\n{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}\n"
+        + "\n".join(lines)
+        + "\n"
+        for index, (cue, lines) in enumerate(zip(cues, _srt_lines(cues), strict=True), start=1)
     ]
     return "\n".join(blocks)
 
@@ -241,12 +261,21 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _voice(speaker: str | None) -> str:
+    """A WebVTT voice span start (``<v Ana>``); the name may not hold '>' or a newline."""
+    if speaker is None:
+        return ""
+    name = " ".join(_vtt_escape(speaker).split())
+    return f"<v {name}>"
+
+
 def vtt_from_cues(cues: Sequence[Cue]) -> str:
     blocks = [
         f"{_timestamp(start, '.')} --> {_timestamp(end, '.')}\n"
+        + _voice(speaker)
         + "\n".join(_vtt_escape(line) for line in lines)
         + "\n"
-        for start, end, lines in cues
+        for start, end, lines, speaker in cues
     ]
     if not blocks:
         return "WEBVTT\n"

@@ -125,6 +125,8 @@ class Summary:
     low_confidence_threshold: float = LOW_CONFIDENCE_THRESHOLD
     speaker_share_basis: str = "word_count"
     schema_version: int = SCHEMA_VERSION
+    title: str | None = None  # the upload's title option; the file name stands in without it
+    speaker_names: dict[str, str] | None = None  # label -> name, when names were given
 
     def to_dict(self) -> dict[str, Any]:
         """The summary.json document as plain data (objects and lists)."""
@@ -133,6 +135,10 @@ class Summary:
         document["speakers"] = [dataclasses.asdict(s) for s in self.speakers]
         document["highlights"] = [dataclasses.asdict(h) for h in self.highlights]
         document["keywords"] = list(self.keywords)
+        # Present only when set, so outputs of uploads without these options are unchanged.
+        for optional in ("title", "speaker_names"):
+            if document[optional] is None:
+                del document[optional]
         return document
 
     def to_json(self) -> bytes:
@@ -323,8 +329,11 @@ def summarise(
     source_bucket: str,
     source_key: str,
     created_at: str,
+    title: str | None = None,
+    speaker_names: dict[str, str] | None = None,
 ) -> Summary:
-    """The summary of a transcript, from its words (words.group_words(t.items)).
+    """The summary of a transcript, from its words (words.group_words(t.items), with the
+    speakers' names in place of their labels when names were given: ``speaker_names``).
 
     See the module constants for thresholds. speakers[].share is the speaker's share
     of the word count; talk time is the sum of that speaker's word durations.
@@ -353,6 +362,8 @@ def summarise(
         speakers=_speakers(t.labels, words),
         highlights=_highlights(sentences, weights),
         keywords=_keywords(weights, first_seen),
+        title=title,
+        speaker_names=speaker_names or None,
     )
 
 
@@ -396,7 +407,7 @@ def render_summary_markdown(summary: Summary | Mapping[str, Any]) -> str:
         summary = Summary.from_dict(summary)
     key = summary.source.key
     name = key.rsplit("/", 1)[-1] if key else summary.job_name or "transcript"
-    lines = [f"# Transcript summary: {_md(name)}", ""]
+    lines = [f"# Transcript summary: {_md(summary.title or name)}", ""]
 
     language = summary.language_code
     language_text = _md(language) if language else "unknown"

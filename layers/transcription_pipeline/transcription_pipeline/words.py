@@ -8,12 +8,12 @@ these words; process.render_outputs groups them once per transcript and hands th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from transcription_pipeline.transcript import SENTENCE_END, Item
 
-__all__ = ["Word", "format_clock", "group_words"]
+__all__ = ["Word", "format_clock", "group_words", "name_speakers", "speakers_in_order"]
 
 
 class Word(NamedTuple):
@@ -73,6 +73,26 @@ def group_words(items: Iterable[Item]) -> tuple[Word, ...]:
     if open_word:
         append(Word(text, content, start, end, confidence, speaker, sentence_end, clause_end))
     return tuple(words)
+
+
+def speakers_in_order(words: Iterable[Word]) -> list[str]:
+    """Speaker labels in the order they first speak."""
+    seen: dict[str, None] = {}
+    for word in words:
+        if word.speaker is not None and word.speaker not in seen:
+            seen[word.speaker] = None
+    return list(seen)
+
+
+def name_speakers(words: Sequence[Word], names: Mapping[str, str]) -> tuple[Word, ...]:
+    """The words with the speakers' names in place of their labels (spk_0 -> Ana), once,
+    so the text, the subtitles and the summary all show the same names."""
+    if not names:
+        return tuple(words)
+    return tuple(
+        word._replace(speaker=names.get(word.speaker, word.speaker)) if word.speaker else word
+        for word in words
+    )
 
 
 def format_clock(seconds: float) -> str:
