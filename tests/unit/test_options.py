@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import botocore.session
+import botocore.loaders
 import pytest
 
 from transcription_pipeline.config import load_settings
@@ -30,8 +30,8 @@ STACK = load_settings(BASE).stack_options()
 
 
 def test_the_language_codes_are_botocores() -> None:
-    model = botocore.session.get_session().get_service_model("transcribe")
-    assert BATCH_LANGUAGE_CODES == set(model.shape_for("LanguageCode").enum)
+    model = botocore.loaders.Loader().load_service_model("transcribe", "service-2")
+    assert set(model["shapes"]["LanguageCode"]["enum"]) == BATCH_LANGUAGE_CODES
 
 
 def test_metadata_options_are_read_and_other_metadata_is_left_alone() -> None:
