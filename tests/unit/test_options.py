@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import botocore.loaders
 import pytest
@@ -68,7 +69,8 @@ def test_precedence_sidecar_over_metadata_over_profile_over_stack() -> None:
         )
     )
     profile = profile_for("interviews/es/talk.mp4", profiles)
-    assert profile is not None and profile.options.language == "es-US"  # longest prefix wins
+    assert profile is not None
+    assert profile.options.language == "es-US"
     metadata = Source("metadata", FileOptions(speakers=4, title="From metadata"))
     sidecar = Source("sidecar", FileOptions(title="From sidecar"))
     resolved = resolve([sidecar, metadata, profile], STACK)
@@ -152,7 +154,8 @@ def test_only_transcription_options_change_the_job_identity() -> None:
 
 def test_channels_from_a_file_override_the_stacks_speaker_count() -> None:
     resolved = resolve([Source("s", FileOptions(channels=True))], STACK)
-    assert resolved.channel_identification and resolved.max_speakers is None
+    assert resolved.channel_identification
+    assert resolved.max_speakers is None
 
 
 def test_names_follow_first_appearance_or_the_map() -> None:
@@ -166,3 +169,16 @@ def test_a_bad_profile_is_a_configuration_error_at_cold_start() -> None:
 
     with pytest.raises(ConfigError, match="speakers"):
         load_settings({**BASE, "OPTION_PROFILES": json.dumps({"a/": {"speakers": 1}})})
+
+
+def test_a_variant_ends_the_job_name_and_the_plain_name_is_unchanged() -> None:
+    from transcription_pipeline.naming import MAX_JOB_NAME_LENGTH, S3Location, job_name_for
+
+    source = S3Location("in", "talks/" + "long-name-" * 30 + ".mp4")
+    plain = job_name_for("stack.", source, "rev")
+    variant = job_name_for("stack.", source, "rev", "0123abcd")
+    assert variant.endswith(".0123abcd")
+    assert plain.rsplit(".", 1)[1] == variant.rsplit(".", 2)[1]  # the same revision hash
+    assert len(plain) <= MAX_JOB_NAME_LENGTH
+    assert len(variant) <= MAX_JOB_NAME_LENGTH
+    assert re.fullmatch(r"stack\.(long-name-)+long-n\.[0-9a-f]{16}", plain)  # cut to fit 200

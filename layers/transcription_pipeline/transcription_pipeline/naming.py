@@ -74,18 +74,21 @@ def revision_of(etag: str, version_id: str | None, last_modified: datetime | Non
     return f"{etag}@{stamp}"
 
 
-def job_name_for(prefix: str, source: S3Location, revision: str) -> str:
+def job_name_for(prefix: str, source: S3Location, revision: str, variant: str = "") -> str:
     """A job name unique to one version of one object, recognisable by its file name.
 
     ``revision`` comes from ``revision_of``, so every new upload gets a new job and a
-    duplicate event does not.
+    duplicate event does not. ``variant`` (the fingerprint of per-file options that change
+    the transcription) ends the name when set: the same upload with other options is
+    another job; without per-file options the name is what it always was.
     """
     digest = hashlib.sha256(
         "\n".join((source.bucket, source.key, revision)).encode("utf-8")
     ).hexdigest()[:_HASH_LENGTH]
-    room = MAX_JOB_NAME_LENGTH - len(prefix) - 1 - _HASH_LENGTH
+    suffix = f"{digest}.{variant}" if variant else digest
+    room = MAX_JOB_NAME_LENGTH - len(prefix) - 1 - len(suffix)
     stem = _readable_stem(source.key)[: max(room - 1, 0)].rstrip("-._")
-    return f"{prefix}{stem}.{digest}" if stem else f"{prefix}{digest}"
+    return f"{prefix}{stem}.{suffix}" if stem else f"{prefix}{suffix}"
 
 
 def raw_output_key(raw_output_prefix: str, job_name: str) -> str:
