@@ -32,6 +32,7 @@ help:
 	@echo "make redrive STACK=name [QUEUE=start|process|events] [DRY_RUN=1] - replay dead letters"
 	@echo "make clean     - remove build output, demo-output/ and tool caches"
 	@echo "make smoke STACK=name [ENDPOINT=http://127.0.0.1:$(PORT)] [TIMEOUT=s] [FILE=...] - upload a clip, check the outputs, clean up"
+	@echo "make backfill STACK=name [PREFIX=...] [SINCE=date] [DRY_RUN=1] [WAIT=1 [TIMEOUT=s]] [RESTART=1] [ENDPOINT=...] - send existing objects through the pipeline"
 
 $(VENV)/.installed: requirements-dev.txt requirements-local.txt requirements-model.txt
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +100,17 @@ smoke: $(VENV)/.installed
 	$(VENV)/bin/python -m operations.smoke --stack-name "$(STACK)" \
 		$(if $(ENDPOINT),--endpoint-url "$(ENDPOINT)",) $(if $(REGION),--region "$(REGION)",) \
 		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(if $(FILE),--file "$(FILE)",)
+
+# Sends the objects already in the input bucket of a deployed stack (AWS credentials needed)
+# or, with ENDPOINT, of the local cloud through the upload queue, as new uploads go; skips
+# what has its answer. Resumable (RESTART=1 starts over); WAIT=1 waits for the answers.
+.PHONY: backfill
+backfill: $(VENV)/.installed
+	$(VENV)/bin/python -m operations.backfill --stack-name "$(STACK)" \
+		$(if $(PREFIX),--prefix "$(PREFIX)",) $(if $(SINCE),--since "$(SINCE)",) \
+		$(if $(DRY_RUN),--dry-run,) $(if $(RESTART),--restart,) \
+		$(if $(WAIT),--wait,) $(if $(TIMEOUT),--timeout "$(TIMEOUT)",) \
+		$(if $(ENDPOINT),--endpoint-url "$(ENDPOINT)",) $(if $(REGION),--region "$(REGION)",)
 
 clean:
 	rm -rf .aws-sam build demo-output .pytest_cache .mypy_cache .ruff_cache
