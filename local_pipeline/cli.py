@@ -120,11 +120,16 @@ def running_pipeline(
     template: Template, recogniser: SpeechRecogniser, progress: Progress, **cloud_options: Any
 ) -> Iterator[Running]:
     """The local cloud and the local Transcribe engine, both stopped on the way out."""
-    progress(
-        f"starting the local cloud from template.yaml "
-        f"({len(template.functions())} functions, "
-        f"{len(template.resources_of_type('AWS::S3::Bucket'))} buckets)"
+    counts = {
+        "functions": len(template.functions()),
+        "buckets": len(template.resources_of_type("AWS::S3::Bucket")),
+        "queues": len(template.resources_of_type("AWS::SQS::Queue")),
+        "tables": len(template.resources_of_type("AWS::DynamoDB::Table")),
+    }
+    shown = ", ".join(
+        f"{n} {kind.removesuffix('s') if n == 1 else kind}" for kind, n in counts.items()
     )
+    progress(f"starting the local cloud from template.yaml ({shown})")
     with LocalCloud(template, on_activity=progress, **cloud_options) as cloud:
         progress(f"moto listening on {cloud.endpoint_url}; loading the speech model")
         recogniser.load()

@@ -1,16 +1,39 @@
-"""A local cloud built from template.yaml: moto server, buckets, event wiring, functions.
+"""A local cloud built from template.yaml: moto server, resources, event wiring, functions.
 
-moto cannot invoke Lambda functions from S3 notifications or EventBridge rules, so each
-function event in the template becomes an SQS queue in moto (S3 notification -> queue,
-EventBridge rule with the template's own pattern -> queue) and a dispatcher thread
-invokes the function's handler, imported from its CodeUri, with every message. A failed
-invocation is retried as often as Lambda would retry that asynchronous event: the
-function's ``EventInvokeConfig.MaximumRetryAttempts`` in the template (Lambda's default of
-two retries when it has none).
+From the template it creates every bucket (with its NotificationConfiguration), every
+SQS queue (with its RedrivePolicy: moto moves a message to the dead-letter queue when it
+would be received once more after maxReceiveCount receives, as SQS does — SQS Developer
+Guide, "Using dead-letter queues"; tests/local/test_sqs_event_source.py checks it) and
+every DynamoDB table, under the names CloudFormation would give them, so the functions'
+environment points at them. Queue policies and IAM roles are not resources here: the
+functions' roles and Transcribe's data-access role are enforced by ``iam.RoleEnforcer``.
+
+Then the functions' events, as Lambda runs them:
+
+- ``Type: SQS`` (an event source mapping): a poller receives up to BatchSize messages
+  of the queue and invokes the handler with them, in Lambda's SQS event shape. On
+  success it deletes the messages — all but those named in ``batchItemFailures`` when the
+  event has ``FunctionResponseTypes: [ReportBatchItemFailures]``; those stay in flight
+  with whatever visibility timeout the function gave them. A handler that raises (or an
+  unusable partial batch response) leaves the whole batch, which comes back after the
+  queue's visibility timeout; the queue's redrive policy ends the retries (Lambda
+  Developer Guide, "Using Lambda with Amazon SQS" and "Handling errors for an SQS event
+  source").
+- ``Type: EventBridgeRule``: moto cannot invoke a function from a rule, so the rule (the
+  template's own pattern) targets an internal queue, and a dispatcher invokes the
+  function asynchronously with every event. A failed invocation is retried as often as
+  Lambda would retry that asynchronous event — the function's
+  ``EventInvokeConfig.MaximumRetryAttempts`` (Lambda's default of two retries without
+  one) — and then goes to its ``DestinationConfig.OnFailure`` queue as Lambda's
+  invocation record.
+- ``Type: Schedule`` is not fired on a clock: ``invoke()`` runs it on demand.
+
+One dispatcher thread runs every invocation, one at a time (a MaximumConcurrency of 1).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -18,15 +41,18 @@ import logging
 import os
 import threading
 import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local_pipeline.iam import Account, RoleEnforcer, moto_object_exists, role_of_function
+from local_pipeline.iam import RoleEnforcer, account_of, moto_object_exists, role_of_function
 from local_pipeline.invoke import (
     Handler,
     LocalLambdaContext,
@@ -45,6 +71,16 @@ LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 FUNCTION_OVERRIDES = {"POWERTOOLS_TRACE_DISABLED": "true"}
+# The template's queues get this visibility timeout locally instead of theirs (the upload
+# queue's is 360 s, six times the function's timeout, as Lambda advises): a batch whose
+# handler raised comes back after half a minute, not six, so a local run is not held up.
+# A delay the function sets itself (ChangeMessageVisibility) is kept as it is.
+LOCAL_VISIBILITY_TIMEOUT = 30
+# The internal queue between an EventBridge rule and its function: the pause before
+# Lambda's next asynchronous attempt (about a minute in AWS).
+ASYNC_RETRY_SECONDS = 2
+# What the SQS event source reads of each message (Lambda's event shape, below).
+_SQS_RECEIVE = {"AttributeNames": ["All"], "MessageAttributeNames": ["All"]}
 
 
 @dataclass
@@ -60,6 +96,10 @@ class Invocation:
 class _Subscription:
     spec: FunctionSpec
     queue_url: str
+    kind: str = "async"  # "async": EventBridge rule -> internal queue; "sqs": event source
+    queue_arn: str = ""
+    batch_size: int = 1
+    reports_item_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
     handler: Handler | None = None
     attempts: dict[str, int] = field(default_factory=dict)
 
@@ -96,6 +136,24 @@ def one_event_per_multipart_upload() -> Iterator[None]:
         S3Backend.put_object = moto_put  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def s3_event_keys_as_s3_writes_them() -> Iterator[None]:
+    """S3 URL-encodes the key in an event with its slashes kept ("uploads/My+Talk.mp4");
+    moto 5.2 encodes them too ("uploads%2FMy+Talk.mp4")."""
+    from moto.s3 import notifications
+
+    moto_quote_plus: Callable[..., str] = getattr(notifications, "quote_plus")  # noqa: B009
+
+    def quote_plus(key: str, *args: Any, **kwargs: Any) -> str:
+        return moto_quote_plus(key, *args, **{"safe": "/", **kwargs})
+
+    setattr(notifications, "quote_plus", quote_plus)  # noqa: B010 - not exported by moto
+    try:
+        yield
+    finally:
+        setattr(notifications, "quote_plus", moto_quote_plus)  # noqa: B010
+
+
 class LocalCloud:
     """Start with ``with LocalCloud(template) as cloud:``; stops everything on exit."""
 
@@ -107,23 +165,26 @@ class LocalCloud:
         port: int = 0,
         function_log: TextIO | None = None,
         on_activity: Activity | None = None,
+        visibility_timeout: int = LOCAL_VISIBILITY_TIMEOUT,
     ) -> None:
+        """``visibility_timeout``: what the template's queues get locally (see
+        LOCAL_VISIBILITY_TIMEOUT)."""
         self.template = template
         self._host = host
         self._port = port
         self._function_log = function_log or io.StringIO()
         self._on_activity = on_activity or (lambda _message: None)
+        self._visibility_timeout = visibility_timeout
         self._server: ThreadedMotoServer | None = None
         self._subscriptions: list[_Subscription] = []
         self._stop = threading.Event()
         self._dispatcher: threading.Thread | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._queue_urls: dict[str, str] = {}  # queue ARN -> URL, of the template's queues
         self.invocations: list[Invocation] = []
         self.endpoint_url = ""
         # Each function may do only what its role in template.yaml allows, as in AWS.
-        self.enforcer = RoleEnforcer(
-            Account(template.account_id, template.region), moto_object_exists(template.account_id)
-        )
+        self.enforcer = RoleEnforcer(account_of(template), moto_object_exists(template.account_id))
         self._uninstall_enforcer: Callable[[], None] | None = None
         self._moto_fixes = contextlib.ExitStack()
 
@@ -140,13 +201,21 @@ class LocalCloud:
         os.environ.update(LOCAL_ENVIRONMENT)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         self._moto_fixes.enter_context(one_event_per_multipart_upload())
+        self._moto_fixes.enter_context(s3_event_keys_as_s3_writes_them())
         self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        # moto keeps its state per process: a cloud started after another one (tests) starts
+        # empty, as a new account would (moto's documented reset endpoint).
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - our own server, http
+            pass
         for spec in self.template.functions():
             add_layers_to_path(spec)
         self._uninstall_enforcer = self.enforcer.install(boto3._get_default_session().events)
+        self._create_queues()
+        self._create_tables()
         self._create_buckets()
         self._wire_functions()
         self._dispatcher = threading.Thread(
@@ -180,53 +249,152 @@ class LocalCloud:
     def bucket_name(self, logical_id: str) -> str:
         return self.template.physical_name(logical_id)
 
+    def queue_url(self, logical_id: str) -> str:
+        """The URL of one of the template's queues (its Ref, as the functions see it)."""
+        return str(self.template.resolve({"Ref": logical_id}))
+
+    def table_name(self, logical_id: str) -> str:
+        return self.template.physical_name(logical_id)
+
+    def _properties(self, logical_id: str) -> dict[str, Any]:
+        resolved = self.template.resolve(self.template.resources[logical_id].get("Properties", {}))
+        return dict(resolved or {})
+
+    def _create_queues(self) -> None:
+        """The template's queues, dead-letter queues first (a redrive policy must name an
+        existing queue)."""
+        sqs = self.client("sqs")
+        pending = {
+            logical_id: self._properties(logical_id)
+            for logical_id in self.template.resources_of_type("AWS::SQS::Queue")
+        }
+        while pending:
+            ready = [
+                logical_id
+                for logical_id, properties in pending.items()
+                if "RedrivePolicy" not in properties
+                or properties["RedrivePolicy"]["deadLetterTargetArn"] in self._queue_urls
+            ]
+            if not ready:
+                raise NotImplementedError(
+                    f"queues {sorted(pending)}: their dead-letter queues are not in the template"
+                )
+            for logical_id in ready:
+                properties = pending.pop(logical_id)
+                attributes: dict[str, str] = {
+                    name: str(properties[name])
+                    for name in (
+                        "DelaySeconds",
+                        "MaximumMessageSize",
+                        "MessageRetentionPeriod",
+                        "ReceiveMessageWaitTimeSeconds",
+                    )
+                    if name in properties
+                }
+                attributes["VisibilityTimeout"] = str(self._visibility_timeout)
+                if "RedrivePolicy" in properties:
+                    attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+                if properties.get("FifoQueue"):
+                    raise NotImplementedError(f"{logical_id}: FIFO queues do not run locally")
+                name = self.template.physical_name(logical_id)
+                url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+                arn = self.template.resolve({"Fn::GetAtt": [logical_id, "Arn"]})
+                actual = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+                if actual["Attributes"]["QueueArn"] != arn:  # the functions use the template's
+                    raise NotImplementedError(f"{logical_id}: moto made {actual}, not {arn}")
+                self._queue_urls[arn] = str(url)
+
+    def _create_tables(self) -> None:
+        dynamodb = self.client("dynamodb")
+        for logical_id in self.template.resources_of_type("AWS::DynamoDB::Table"):
+            properties = self._properties(logical_id)
+            name = self.table_name(logical_id)
+            request: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": properties["KeySchema"],
+                "AttributeDefinitions": properties["AttributeDefinitions"],
+                "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+            }
+            for optional in (
+                "ProvisionedThroughput",
+                "GlobalSecondaryIndexes",
+                "LocalSecondaryIndexes",
+            ):
+                if optional in properties:
+                    request[optional] = properties[optional]
+            dynamodb.create_table(**request)
+            ttl = properties.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                # moto records it but removes nothing: items outlive expires_at locally.
+                dynamodb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={
+                        "AttributeName": ttl["AttributeName"],
+                        "Enabled": True,
+                    },
+                )
+
     def _create_buckets(self) -> None:
         s3 = self.client("s3")
         for logical_id in self.template.resources_of_type("AWS::S3::Bucket"):
-            s3.create_bucket(Bucket=self.bucket_name(logical_id))
+            name = self.bucket_name(logical_id)
+            s3.create_bucket(Bucket=name)
+            notifications = self._properties(logical_id).get("NotificationConfiguration")
+            if notifications:
+                # S3 sends an s3:TestEvent to each queue now, as in AWS.
+                s3.put_bucket_notification_configuration(
+                    Bucket=name,
+                    NotificationConfiguration=_s3_notification_configuration(
+                        logical_id, notifications
+                    ),
+                )
 
-    def _queue(self, name: str) -> tuple[str, str]:
+    def _internal_queue(self, name: str) -> tuple[str, str]:
         sqs = self.client("sqs")
-        url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+        attributes = {"VisibilityTimeout": str(ASYNC_RETRY_SECONDS)}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         return str(url), str(arn)
 
     def _wire_functions(self) -> None:
-        s3 = self.client("s3")
         events = self.client("events")
-        notifications: dict[str, list[dict[str, Any]]] = {}
         for spec in self.template.functions():
             for event_name, event in spec.events.items():
                 properties = event["Properties"]
                 if event["Type"] == "Schedule":
                     # Not fired locally on a clock; run it on demand with invoke().
                     continue
-                queue_url, queue_arn = self._queue(f"local-{spec.logical_id}-{event_name}")
-                if event["Type"] == "S3":
-                    bucket = str(properties["Bucket"])  # the Ref, resolved to the bucket name
-                    kinds = properties["Events"]
-                    configuration: dict[str, Any] = {
-                        "QueueArn": queue_arn,
-                        "Events": kinds if isinstance(kinds, list) else [kinds],
-                    }
-                    if "Filter" in properties:
-                        configuration["Filter"] = properties["Filter"]
-                    notifications.setdefault(bucket, []).append(configuration)
+                if event["Type"] == "SQS":
+                    arn = str(properties["Queue"])
+                    if arn not in self._queue_urls:
+                        raise NotImplementedError(
+                            f"{spec.logical_id}: queue {arn} is not one of the template's"
+                        )
+                    self._subscriptions.append(
+                        _Subscription(
+                            spec,
+                            self._queue_urls[arn],
+                            kind="sqs",
+                            queue_arn=arn,
+                            batch_size=int(properties.get("BatchSize", 10)),
+                            reports_item_failures="ReportBatchItemFailures"
+                            in properties.get("FunctionResponseTypes", []),
+                        )
+                    )
                 elif event["Type"] == "EventBridgeRule":
+                    queue_url, queue_arn = self._internal_queue(
+                        f"local-{spec.logical_id}-{event_name}"
+                    )
                     rule = f"local-{spec.logical_id}-{event_name}"
                     events.put_rule(Name=rule, EventPattern=json.dumps(properties["Pattern"]))
                     events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": queue_arn}])
+                    self._subscriptions.append(_Subscription(spec, queue_url))
                 else:
                     raise NotImplementedError(
                         f"{spec.logical_id}: event type {event['Type']} does not run locally"
                     )
-                self._subscriptions.append(_Subscription(spec, queue_url))
-        for bucket, configurations in notifications.items():
-            s3.put_bucket_notification_configuration(
-                Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
-            )
 
     def wait_for_final_record(self, source_key: str, timeout: float) -> dict[str, bytes] | None:
         """An upload's final record once complete (error.json, or all six outputs), as
@@ -253,20 +421,39 @@ class LocalCloud:
 
     # -- invoking functions -----------------------------------------------------------
     @contextlib.contextmanager
-    def _function_output(self) -> Iterator[None]:
-        # Function logs (JSON, one line each) go to the log file, not the user's terminal.
+    def _function_output(self, spec: FunctionSpec) -> Iterator[None]:
+        """Function logs (JSON, one line each) go to the log file, not the user's terminal.
+
+        Powertools' Logger writes to the stdout it found when the layer was first imported
+        — in a process that runs more than one cloud (tests), an earlier cloud's log. As
+        Lambda sends every invocation's stdout to the function's log group, its handlers
+        write to this cloud's log during the invocation."""
+        service = spec.environment.get("POWERTOOLS_SERVICE_NAME", "")
+        handlers = [
+            handler
+            for handler in (logging.getLogger(service).handlers if service else [])
+            if isinstance(handler, logging.StreamHandler)
+        ]
         with contextlib.redirect_stdout(self._function_log):
-            yield
+            streams = [handler.setStream(self._function_log) for handler in handlers]
+            try:
+                yield
+            finally:
+                for handler, stream in zip(handlers, streams, strict=True):
+                    if stream is not None:
+                        handler.setStream(stream)
         self._function_log.flush()
 
-    def _invoke(self, subscription: _Subscription, event: dict[str, Any], attempt: int) -> bool:
+    def _invoke(
+        self, subscription: _Subscription, event: dict[str, Any], attempt: int
+    ) -> Invocation:
         spec = subscription.spec
         overrides = {**FUNCTION_OVERRIDES, "AWS_ENDPOINT_URL": self.endpoint_url}
         started = time.monotonic()
         invocation = Invocation(spec.logical_id, attempt, 0.0)
         role = role_of_function(self.template, spec.logical_id)
         with (
-            self._function_output(),
+            self._function_output(spec),
             function_environment(spec, overrides),
             self.enforcer.acting_as(role),
         ):
@@ -280,14 +467,7 @@ class LocalCloud:
                 invocation.error = f"{type(error).__name__}: {error}"
         invocation.seconds = time.monotonic() - started
         self.invocations.append(invocation)
-        if invocation.error:
-            self._on_activity(
-                f"{spec.logical_id} failed (attempt {attempt} of {spec.async_attempts}): "
-                f"{invocation.error}"
-            )
-        else:
-            self._on_activity(f"{spec.logical_id}: {_describe(invocation.result)}")
-        return invocation.error is None
+        return invocation
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Invocation:
         """Run one function now with ``event`` (e.g. a scheduled one), like `sam local invoke`."""
@@ -297,33 +477,223 @@ class LocalCloud:
         if subscription is None:
             subscription = _Subscription(self.template.function(logical_id), queue_url="")
             self._subscriptions.append(subscription)
-        self._invoke(subscription, event, attempt=1)
-        return self.invocations[-1]
+        invocation = self._invoke(subscription, event, attempt=1)
+        self._report(invocation)
+        return invocation
+
+    def _report(self, invocation: Invocation, failure: str = "") -> None:
+        if invocation.error:
+            self._on_activity(f"{invocation.function} failed{failure}: {invocation.error}")
+        else:
+            self._on_activity(f"{invocation.function}: {_describe(invocation.result)}")
 
     def _dispatch_forever(self) -> None:
         sqs = self.client("sqs")
         while not self._stop.is_set():
             idle = True
             for subscription in [sub for sub in self._subscriptions if sub.queue_url]:
-                messages = sqs.receive_message(
-                    QueueUrl=subscription.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-                ).get("Messages", [])
-                for message in messages:
-                    idle = False
-                    event = json.loads(message["Body"])
-                    message_id = message["MessageId"]
-                    attempt = subscription.attempts.get(message_id, 0) + 1
-                    subscription.attempts[message_id] = attempt
-                    succeeded = self._invoke(subscription, event, attempt)
-                    if succeeded or attempt >= subscription.spec.async_attempts:
-                        sqs.delete_message(
-                            QueueUrl=subscription.queue_url,
-                            ReceiptHandle=message["ReceiptHandle"],
-                        )
-                        subscription.attempts.pop(message_id, None)
-                    # else: the message becomes visible again after the visibility timeout
+                if self._stop.is_set():
+                    return
+                if subscription.kind == "sqs":
+                    busy = self._poll_event_source(sqs, subscription)
+                else:
+                    busy = self._poll_async(sqs, subscription)
+                idle = idle and not busy
             if idle:
                 self._stop.wait(0.1)
+
+    # An EventBridge rule: Lambda's asynchronous invocation, its retries, its destination.
+    def _poll_async(self, sqs: Any, subscription: _Subscription) -> bool:
+        spec = subscription.spec
+        messages = sqs.receive_message(
+            QueueUrl=subscription.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        for message in messages:
+            event = json.loads(message["Body"])
+            message_id = message["MessageId"]
+            attempt = subscription.attempts.get(message_id, 0) + 1
+            subscription.attempts[message_id] = attempt
+            invocation = self._invoke(subscription, event, attempt)
+            self._report(invocation, f" (attempt {attempt} of {spec.async_attempts})")
+            if invocation.error and attempt >= spec.async_attempts:
+                self._send_to_on_failure_destination(sqs, spec, event, invocation)
+            if not invocation.error or attempt >= spec.async_attempts:
+                sqs.delete_message(
+                    QueueUrl=subscription.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                subscription.attempts.pop(message_id, None)
+            # else: the message becomes visible again after the visibility timeout
+        return bool(messages)
+
+    def _send_to_on_failure_destination(
+        self, sqs: Any, spec: FunctionSpec, event: dict[str, Any], invocation: Invocation
+    ) -> None:
+        """Lambda's invocation record, to the function's OnFailure queue (Lambda Developer
+        Guide, "Capturing records of Lambda asynchronous invocations")."""
+        destination = spec.on_failure_destination
+        if not destination:
+            return  # Lambda drops the event
+        if destination not in self._queue_urls:
+            raise NotImplementedError(
+                f"{spec.logical_id}: destination {destination} is not a queue"
+            )
+        function_arn = self.template.resolve({"Fn::GetAtt": [spec.logical_id, "Arn"]})
+        error_type, _, error_message = (invocation.error or "").partition(": ")
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": invocation.attempt,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": error_message, "errorType": error_type},
+        }
+        sqs.send_message(QueueUrl=self._queue_urls[destination], MessageBody=json.dumps(record))
+
+    # An SQS event source mapping: batches, partial batch responses, the queue's redrive.
+    def _poll_event_source(self, sqs: Any, subscription: _Subscription) -> bool:
+        messages: list[dict[str, Any]] = []
+        while len(messages) < subscription.batch_size:
+            received = sqs.receive_message(
+                QueueUrl=subscription.queue_url,
+                MaxNumberOfMessages=min(10, subscription.batch_size - len(messages)),
+                WaitTimeSeconds=0,
+                **_SQS_RECEIVE,
+            ).get("Messages", [])
+            if not received:
+                break
+            messages += received
+        if not messages:
+            return False
+        event = {
+            "Records": [
+                _sqs_record(message, subscription.queue_arn, self.template.region)
+                for message in messages
+            ]
+        }
+        receives = max(int(m["Attributes"]["ApproximateReceiveCount"]) for m in messages)
+        invocation = self._invoke(subscription, event, attempt=receives)
+        kept, problem = _failed_items(invocation, messages, subscription.reports_item_failures)
+        done = [message for message in messages if message["MessageId"] not in kept]
+        for start in range(0, len(done), 10):
+            sqs.delete_message_batch(
+                QueueUrl=subscription.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                    for index, message in enumerate(done[start : start + 10])
+                ],
+            )
+        self._report_batch(invocation, len(messages), len(kept), problem)
+        return True
+
+    def _report_batch(self, invocation: Invocation, messages: int, kept: int, problem: str) -> None:
+        batch = f"{messages} message{'s' if messages != 1 else ''}"
+        name = invocation.function
+        if invocation.error:
+            self._on_activity(
+                f"{name} failed on {batch}: {invocation.error}; "
+                "back in the queue after its visibility timeout"
+            )
+        elif problem:
+            self._on_activity(f"{name}: {problem}; the {batch} go back to the queue")
+        elif kept:
+            self._on_activity(f"{name}: {batch}, {messages - kept} done, {kept} back to the queue")
+        else:
+            self._on_activity(f"{name}: {batch} done")
+
+
+def _failed_items(
+    invocation: Invocation, messages: list[dict[str, Any]], reports_item_failures: bool
+) -> tuple[set[str], str]:
+    """The message ids Lambda leaves in the queue after an invocation, and why all of them
+    when it is the whole batch. Lambda Developer Guide, "Handling errors for an SQS event
+    source in Lambda": a partial batch response that is empty or null is a success; one
+    that is not JSON, or names an item that is empty, null or not in the batch, fails the
+    whole batch."""
+    ids = {str(message["MessageId"]) for message in messages}
+    if invocation.error:
+        return ids, ""
+    if not reports_item_failures:
+        return set(), ""
+    response = invocation.result
+    if response is None or response == {}:
+        return set(), ""
+    if not isinstance(response, dict):
+        return ids, f"a partial batch response that is not an object ({type(response).__name__})"
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set(), ""
+    if not isinstance(failures, list):
+        return ids, "batchItemFailures is not a list"
+    named: set[str] = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in ids:
+            return ids, f"batchItemFailures names {identifier!r}, not a message of the batch"
+        named.add(identifier)
+    return named, ""
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of the event Lambda's SQS event source sends (Lambda Developer Guide,
+    "Using Lambda with Amazon SQS", example standard queue message event)."""
+    attributes = {}
+    for name, value in message.get("MessageAttributes", {}).items():
+        attribute: dict[str, Any] = {}
+        if "StringValue" in value:
+            attribute["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+        attribute["stringListValues"] = list(value.get("StringListValues", []))
+        attribute["binaryListValues"] = [
+            base64.b64encode(item).decode() for item in value.get("BinaryListValues", [])
+        ]
+        attribute["dataType"] = value["DataType"]
+        attributes[name] = attribute
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": attributes,
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def _s3_notification_configuration(
+    logical_id: str, configuration: dict[str, Any]
+) -> dict[str, Any]:
+    """A bucket's NotificationConfiguration as CloudFormation writes it -> as the S3 API
+    takes it (Event -> Events, Queue -> QueueArn, Filter.S3Key.Rules -> Filter.Key.FilterRules)."""
+    unsupported = set(configuration) - {"QueueConfigurations"}
+    if unsupported:
+        raise NotImplementedError(
+            f"{logical_id}: notifications {sorted(unsupported)} do not run locally"
+        )
+    queues = []
+    for item in configuration["QueueConfigurations"]:
+        queue: dict[str, Any] = {"QueueArn": item["Queue"], "Events": [item["Event"]]}
+        rules = item.get("Filter", {}).get("S3Key", {}).get("Rules")
+        if rules:
+            queue["Filter"] = {"Key": {"FilterRules": rules}}
+        queues.append(queue)
+    return {"QueueConfigurations": queues}
 
 
 def _describe(result: Any) -> str:

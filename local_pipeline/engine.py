@@ -2,10 +2,15 @@
 
 moto records StartTranscriptionJob calls but writes no transcript and sends no event.
 This engine takes over moto's job state (jobs stay QUEUED until it acts), and for each
-job: reads the media from the local bucket, recognises it with faster-whisper, writes a
-transcript in Transcribe's JSON layout at the job's output location (after the write
-check file Transcribe writes first), marks the job COMPLETED or FAILED, and sends the
-"Transcribe Job State Change" event through moto's EventBridge.
+job, first in first out: writes the write check file Transcribe writes first, reads the
+media from the local bucket, recognises it with faster-whisper, writes a transcript in
+Transcribe's JSON layout at the job's output location, marks the job COMPLETED or FAILED,
+and sends the "Transcribe Job State Change" event through moto's EventBridge.
+
+A job with a ``DataAccessRoleArn`` (job queueing) is run as Transcribe runs it: its S3
+calls are made as that role — one of the template's AWS::IAM::Role resources, trusted by
+transcribe.amazonaws.com — and checked against the role's policies, so a role that may
+not read the media or write the output fails the job with a FailureReason that says so.
 
 While it recognises, the engine reports progress through ``on_activity`` every few
 seconds: a ``ProgressReport`` (a ``str`` saying where it got to, how fast and how long is
@@ -27,10 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from moto.moto_api import state_manager
 from moto.transcribe.models import FakeTranscriptionJob, transcribe_backends
 
 from local_pipeline.cloud import LocalCloud
+from local_pipeline.iam import Role, role_logical_id, role_of_resource, trusts_service
 from local_pipeline.speech import (
     MediaDecodeError,
     Recognition,
@@ -47,6 +54,8 @@ Activity = Callable[[str], None]
 PROGRESS_SECONDS = 2.0
 # Media is read from the bucket this much at a time (a stop is seen between reads).
 DOWNLOAD_CHUNK = 1024 * 1024
+TRANSCRIBE_SERVICE = "transcribe.amazonaws.com"
+WRITE_CHECK_FILE = ".write_access_check_file.temp"
 
 
 def clock(seconds: float) -> str:
@@ -94,6 +103,10 @@ class ProgressReport(str):
         report.speed = speed
         report.remaining = remaining
         return report
+
+
+class JobFailed(Exception):
+    """Transcribe fails the job (not the media): its FailureReason."""
 
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:
@@ -198,16 +211,21 @@ class LocalTranscribeEngine:
         name = job.transcription_job_name
         bucket, key = _split_s3_uri(job.media["MediaFileUri"])
         try:
+            role = self._data_access_role(job)
+            with self._acting_as(role):
+                self._check_write_access(job)
             with tempfile.TemporaryDirectory(prefix="job-", dir=self._folder) as folder:
                 media = Path(folder) / (Path(key).name or "media")
-                self._download(bucket, key, media)
+                with self._acting_as(role):
+                    self._download(bucket, key, media)
                 self._on_activity(f"Transcribe (local): recognising {name}")
                 started = time.monotonic()
                 recognition = self._recognise(name, media, started)
                 seconds = time.monotonic() - started
             document = transcript_document(name, self._account_id, recognition, language_code=None)
-            self._write_output(job, document)
-        except MediaDecodeError as error:
+            with self._acting_as(role):
+                self._write_output(job, document)
+        except (MediaDecodeError, JobFailed) as error:
             self._finish(job, "FAILED", failure_reason=str(error))
             self.failed.append(name)
             self._on_activity(f"Transcribe (local): {name} FAILED: {error}")
@@ -220,6 +238,43 @@ class LocalTranscribeEngine:
             f"{clock(recognition.audio_seconds)} ({recognition.audio_seconds:.1f} s) of audio "
             f"in {seconds:.1f} s ({speed:.1f}x real time)"
         )
+
+    def _data_access_role(self, job: FakeTranscriptionJob) -> Role | None:
+        """The role Transcribe assumes for this job: its DataAccessRoleArn, one of the
+        template's roles trusted by transcribe.amazonaws.com. None without one (then
+        Transcribe acts with the caller's permissions, which are not checked here)."""
+        arn = (job.job_execution_settings or {}).get("DataAccessRoleArn")
+        if not arn:
+            return None
+        template = self._cloud.template
+        logical_id = role_logical_id(template, str(arn))
+        if logical_id is None or not trusts_service(template, logical_id, TRANSCRIBE_SERVICE):
+            raise JobFailed(
+                f"Amazon Transcribe could not assume the data access role {arn}: "
+                f"it must exist and trust {TRANSCRIBE_SERVICE}."
+            )
+        return role_of_resource(template, logical_id)
+
+    def _acting_as(self, role: Role | None) -> contextlib.AbstractContextManager[None]:
+        """Transcribe's S3 calls for a job, checked against its data-access role."""
+        if role is None:
+            return contextlib.nullcontext()
+        return self._cloud.enforcer.acting_as(role)
+
+    def _check_write_access(self, job: FakeTranscriptionJob) -> None:
+        """Transcribe checks it may write to the output location before the job runs, by
+        writing a file there; nothing may react to it."""
+        bucket, key = self._output_location(job)
+        folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+        try:
+            self._cloud.client("s3").put_object(
+                Bucket=bucket, Key=f"{folder}{WRITE_CHECK_FILE}", Body=b""
+            )
+        except ClientError as error:
+            raise JobFailed(
+                f"Amazon Transcribe could not write to the output location "
+                f"s3://{bucket}/{folder}: {error}"
+            ) from error
 
     def _download(self, bucket: str, key: str, media: Path) -> None:
         """The media, read a chunk at a time so that a stop need not wait for a big file."""
@@ -265,14 +320,17 @@ class LocalTranscribeEngine:
     def _write_output(self, job: FakeTranscriptionJob, document: dict[str, Any]) -> None:
         bucket, key = self._output_location(job)
         s3 = self._cloud.client("s3")
-        folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-        # Transcribe checks it may write before the job; nothing may react to this file.
-        s3.put_object(Bucket=bucket, Key=f"{folder}.write_access_check_file.temp", Body=b"")
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         # With PII redaction Transcribe writes redacted-<name> (and the plain name only for
         # redacted_and_unredacted). The local engine finds no PII: both hold the same words.
         for written in written_keys(job, key).values():
-            s3.put_object(Bucket=bucket, Key=written, Body=body, ContentType="application/json")
+            try:
+                s3.put_object(Bucket=bucket, Key=written, Body=body, ContentType="application/json")
+            except ClientError as error:
+                raise JobFailed(
+                    f"Amazon Transcribe could not write the transcript to "
+                    f"s3://{bucket}/{written}: {error}"
+                ) from error
         job.transcript = {
             "TranscriptFileUri": f"https://s3.{self._region}.amazonaws.com/{bucket}/{key}"
         }

@@ -390,6 +390,57 @@ def role_of_function(template: Any, logical_id: str) -> Role:
     return Role(logical_id, tuple(policies))
 
 
+def role_of_resource(template: Any, logical_id: str) -> Role:
+    """The inline policies of an ``AWS::IAM::Role`` (its ``Policies[].PolicyDocument``),
+    resolved; a statement that resolved to AWS::NoValue is left out, as CloudFormation does."""
+    resource = template.resources[logical_id]
+    if resource.get("Type") != "AWS::IAM::Role":
+        raise PolicyNotUnderstood(f"{logical_id} is not an AWS::IAM::Role")
+    properties = resource.get("Properties", {})
+    if properties.get("ManagedPolicyArns") or properties.get("PermissionsBoundary"):
+        raise PolicyNotUnderstood(f"{logical_id}: only inline policies are modelled")
+    policies: list[Policy] = []
+    for policy in properties.get("Policies", []):
+        document = template.resolve(policy.get("PolicyDocument"))
+        if document is None:
+            continue
+        if not isinstance(document, dict) or "Statement" not in document:
+            raise PolicyNotUnderstood(f"{logical_id}: a policy without a Statement")
+        statements = [s for s in _as_list(document["Statement"]) if s is not None]
+        policies.append({**document, "Statement": statements})
+    return Role(logical_id, tuple(policies))
+
+
+def role_logical_id(template: Any, arn: str) -> str | None:
+    """The template's AWS::IAM::Role whose ARN is ``arn``; None when no role has it."""
+    for logical_id in template.resources_of_type("AWS::IAM::Role"):
+        if template.resolve({"Fn::GetAtt": [logical_id, "Arn"]}) == arn:
+            return str(logical_id)
+    return None
+
+
+def trusts_service(template: Any, logical_id: str, service: str) -> bool:
+    """Whether the role's trust policy lets ``service`` (e.g. transcribe.amazonaws.com)
+    assume it. Only the principal is checked, not the trust policy's conditions."""
+    document = template.resolve(
+        template.resources[logical_id].get("Properties", {}).get("AssumeRolePolicyDocument", {})
+    )
+    for statement in _as_list(document.get("Statement", [])):
+        if not statement or statement.get("Effect") != "Allow":
+            continue
+        actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
+        services = _as_list((statement.get("Principal") or {}).get("Service", []))
+        if "sts:assumerole" in actions and service in services:
+            return True
+    return False
+
+
+def account_of(template: Any) -> Account:
+    """The account a local run stands for, with the partition key of each of the template's
+    tables (for dynamodb:LeadingKeys): what every RoleEnforcer of a template should get."""
+    return Account(template.account_id, template.region, partition_keys=template.partition_keys())
+
+
 def moto_object_exists(account_id: str) -> ObjectExists:
     """Ask moto's S3 backend directly whether an object (version) exists."""
 

@@ -69,6 +69,8 @@ class FunctionSpec:
     events: dict[str, dict[str, Any]]  # event name -> {"Type": ..., "Properties": resolved}
     # EventInvokeConfig.MaximumRetryAttempts: retries of a failed asynchronous invocation.
     maximum_retry_attempts: int = DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+    # EventInvokeConfig.DestinationConfig.OnFailure.Destination, resolved (an ARN), if any.
+    on_failure_destination: str | None = None
 
     @property
     def async_attempts(self) -> int:
@@ -270,10 +272,25 @@ class Template:
                     )
                 )
             ),
+            on_failure_destination=self.resolve(
+                properties.get("EventInvokeConfig", {})
+                .get("DestinationConfig", {})
+                .get("OnFailure", {})
+                .get("Destination")
+            ),
         )
 
     def functions(self) -> list[FunctionSpec]:
         return [self.function(lid) for lid in self.resources_of_type("AWS::Serverless::Function")]
+
+    def partition_keys(self) -> dict[str, str]:
+        """Table name -> its partition (HASH) key attribute, for every AWS::DynamoDB::Table."""
+        keys = {}
+        for logical_id in self.resources_of_type("AWS::DynamoDB::Table"):
+            schema = self.resolve(self.resources[logical_id]["Properties"]["KeySchema"])
+            (hash_key,) = [k["AttributeName"] for k in schema if k["KeyType"] == "HASH"]
+            keys[self.physical_name(logical_id)] = str(hash_key)
+        return keys
 
 
 # -- what CloudFormation refuses before it creates anything ----------------------------------

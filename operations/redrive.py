@@ -1,25 +1,36 @@
 """Replay what the stack's dead-letter queues hold, once the cause of the failures is fixed.
 
-Three queues collect events that failed for good:
+Three queues collect what failed for good:
 
-- ``StartTranscriptionDeadLetterQueue`` and ``ProcessTranscriptDeadLetterQueue`` are the
-  on-failure destinations of the two functions' asynchronous invocations. Each message body
-  is Lambda's invocation record: ``requestContext.functionArn`` (qualified, e.g.
-  ``...:function:name:$LATEST``), ``requestContext.condition`` (``RetriesExhausted`` or
-  ``EventAgeExceeded``) and ``requestPayload``, the original event.
+- ``StartTranscriptionDeadLetterQueue`` is the upload queue's own dead-letter queue (its
+  RedrivePolicy, maxReceiveCount 100): the messages are the upload queue's, unchanged —
+  an S3 event notification as the body, and for what backfill or reconciliation sent, an
+  ``origin`` message attribute. They are moved back to the upload queue (stack output
+  ``UploadQueueUrl``) with the same body and message attributes: SendMessage, then
+  DeleteMessage once SQS took the copy. (SQS's own StartMessageMoveTask does the same
+  for a whole queue, but cannot pick messages, report them or run against moto, which
+  does not implement it.) A moved message starts with a receive count of zero, so it
+  gets all its tries again. Lambda invocation records left from before the upload queue
+  (the start function was invoked asynchronously then) are moved as the S3 event they
+  carry.
+- ``ProcessTranscriptDeadLetterQueue`` is the on-failure destination of the process
+  function's asynchronous invocations. Each message body is Lambda's invocation record:
+  ``requestContext.functionArn`` (qualified, e.g. ``...:function:name:$LATEST``),
+  ``requestContext.condition`` (``RetriesExhausted`` or ``EventAgeExceeded``) and
+  ``requestPayload``, the original event.
 - ``JobEventsDeadLetterQueue`` is the EventBridge rule's dead-letter queue: the body is the
   Transcribe event itself; the reason is in the message attributes (``ERROR_CODE``, ...).
 
-Each message is replayed as an asynchronous invocation (``InvocationType=Event``) of the
-function it was meant for, with exactly the original event, and deleted only once Lambda
-accepted it (202). A replay that fails again ends in the same queue again.
+The last two are replayed as an asynchronous invocation (``InvocationType=Event``) of the
+function each was meant for, with exactly the original event, and deleted only once
+Lambda accepted it (202). A replay that fails again ends in the same queue again.
 
 Replaying is safe because both functions are idempotent. The start function names each job
 after the bucket, key and eTag/versionId of the upload (deterministic job names), so a
-replayed S3 event whose job did start gets ``ConflictException`` from Transcribe, treated as
-already started; an event for an object overwritten since reads nothing (its reads are pinned
-to the old eTag/versionId). The process function asks Transcribe for the job and rewrites the
-same outputs with the same bytes, and publishes nothing when the key holds newer content.
+replayed upload whose job did start gets ``ConflictException`` from Transcribe, treated as
+already started; an upload overwritten since reads nothing (its reads are pinned to the old
+eTag/versionId). The process function asks Transcribe for the job and rewrites the same
+outputs with the same bytes, and publishes nothing when the key holds newer content.
 Messages this command does not recognise are never replayed: they stay in the queue and
 are reported.
 
@@ -48,7 +59,9 @@ QUEUE_OUTPUTS: dict[str, str] = {
     "process": "ProcessTranscriptDeadLetterQueueUrl",
     "events": "JobEventsDeadLetterQueueUrl",
 }
-FUNCTION_OUTPUTS = ("StartTranscriptionFunctionArn", "ProcessTranscriptFunctionArn")
+# The only function replayed to: the start function reads the upload queue, not events.
+PROCESS_FUNCTION_OUTPUT = "ProcessTranscriptFunctionArn"
+UPLOAD_QUEUE_OUTPUT = "UploadQueueUrl"  # where the start queue's messages go back to
 
 TRANSCRIBE_SOURCE = "aws.transcribe"
 TRANSCRIBE_DETAIL_TYPE = "Transcribe Job State Change"
@@ -91,11 +104,12 @@ class Replay:
 class RedriveReport:
     queue_url: str
     dry_run: bool = False
-    replayed: int = 0
+    replayed: int = 0  # invoked, or moved back to the upload queue
     would_replay: int = 0  # dry run only
     skipped_unknown: int = 0
     failed: int = 0
     lines: list[str] = field(default_factory=list)
+    moves: bool = False  # the messages are moved to a queue, not replayed to a function
 
     @property
     def ok(self) -> bool:
@@ -103,12 +117,15 @@ class RedriveReport:
 
     def summary(self, name: str) -> str:
         if self.dry_run:
+            action = "move to the upload queue" if self.moves else "replay"
+            done = "sent" if self.moves else "invoked"
             return (
-                f"{name}: {self.would_replay} to replay, {self.skipped_unknown} unknown (kept)"
-                " [dry run: nothing invoked or deleted]"
+                f"{name}: {self.would_replay} to {action}, {self.skipped_unknown} unknown (kept)"
+                f" [dry run: nothing {done} or deleted]"
             )
+        action = "moved to the upload queue" if self.moves else "replayed"
         return (
-            f"{name}: {self.replayed} replayed, {self.failed} failed,"
+            f"{name}: {self.replayed} {action}, {self.failed} failed,"
             f" {self.skipped_unknown} unknown (kept)"
         )
 
@@ -181,6 +198,44 @@ def _plan_eventbridge_event(event: dict[str, Any], process_function_arn: str) ->
         payload=event,
         source=SOURCE_EVENTBRIDGE_DLQ,
         summary=describe_event(event),
+    )
+
+
+@dataclass(frozen=True)
+class Move:
+    """An upload message to put back on the upload queue."""
+
+    body: str
+    summary: str
+
+
+def plan_move(message_body: str) -> Move:
+    """Decide what goes back to the upload queue for one message of the start function's
+    dead-letter queue, or raise ``UnknownMessage``: the body as it is when it is an S3
+    event notification; the S3 event of a Lambda invocation record of old."""
+    try:
+        message = json.loads(message_body)
+    except ValueError:
+        raise UnknownMessage(f"body is not JSON ({len(message_body)} characters)") from None
+    if not isinstance(message, dict):
+        raise UnknownMessage(f"body is JSON but not an object ({type(message).__name__})")
+    if "requestContext" in message and "requestPayload" in message:
+        replay = _plan_invocation_record(message)
+        if not _is_s3_event(replay.payload):
+            raise UnknownMessage("an invocation record whose payload is not an S3 event")
+        body = json.dumps(replay.payload, separators=(",", ":"))
+        return Move(body, f"{replay.summary}; from an invocation record")
+    if not _is_s3_event(message):
+        raise UnknownMessage("not an S3 event notification")
+    return Move(message_body, describe_event(message))
+
+
+def _is_s3_event(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and isinstance(r.get("s3"), dict) for r in records)
     )
 
 
@@ -347,6 +402,127 @@ def _replay_one(
     note(f"{message_id}: replayed to {replay.function_name} ({summary})")
 
 
+def move_queue(
+    sqs: Any,
+    queue_url: str,
+    target_url: str,
+    *,
+    dry_run: bool = False,
+    max_messages: int | None = None,
+    wait_seconds: int = DEFAULT_WAIT_SECONDS,
+    visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
+    echo: Callable[[str], None] | None = None,
+) -> RedriveReport:
+    """Move every upload message of the start function's dead-letter queue back to the
+    upload queue, body and message attributes as they are (at most ``max_messages``).
+
+    A message is deleted only after SQS took its copy; one whose send fails stays and
+    becomes visible again after ``visibility_timeout``. Unknown messages (and, in a dry
+    run, every message) are made visible again at the end of the run.
+    """
+    report = RedriveReport(queue_url=queue_url, dry_run=dry_run, moves=True)
+    seen: set[str] = set()
+    to_release: list[str] = []
+
+    def note(line: str) -> None:
+        report.lines.append(line)
+        if echo is not None:
+            echo(line)
+
+    try:
+        while max_messages is None or len(seen) < max_messages:
+            batch = (
+                RECEIVE_BATCH
+                if max_messages is None
+                else min(RECEIVE_BATCH, max_messages - len(seen))
+            )
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=batch,
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=visibility_timeout,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                message_id = message["MessageId"]
+                handle = message["ReceiptHandle"]
+                if message_id in seen:
+                    if dry_run:
+                        to_release.append(handle)
+                    continue
+                seen.add(message_id)
+                try:
+                    move = plan_move(message["Body"])
+                except UnknownMessage as unknown:
+                    report.skipped_unknown += 1
+                    to_release.append(handle)
+                    note(f"{message_id}: kept, not recognised: {unknown}")
+                    continue
+                summary = move.summary + _origin(message)
+                if dry_run:
+                    report.would_replay += 1
+                    to_release.append(handle)
+                    note(f"{message_id}: would move to the upload queue ({summary})")
+                    continue
+                _move_one(sqs, queue_url, target_url, message, move, summary, report, note)
+    finally:
+        _release(sqs, queue_url, to_release)
+    return report
+
+
+def _origin(message: dict[str, Any]) -> str:
+    origin = message.get("MessageAttributes", {}).get("origin", {}).get("StringValue")
+    return f"; origin {origin}" if origin else ""
+
+
+def _message_attributes(message: dict[str, Any]) -> dict[str, Any]:
+    """The message attributes of a received message, as SendMessage takes them."""
+    kept = ("DataType", "StringValue", "BinaryValue")
+    return {
+        name: {key: value[key] for key in kept if key in value}
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+
+
+def _move_one(
+    sqs: Any,
+    queue_url: str,
+    target_url: str,
+    message: dict[str, Any],
+    move: Move,
+    summary: str,
+    report: RedriveReport,
+    note: Callable[[str], None],
+) -> None:
+    message_id = message["MessageId"]
+    try:
+        sqs.send_message(
+            QueueUrl=target_url,
+            MessageBody=move.body,
+            MessageAttributes=_message_attributes(message),
+        )
+    except (ClientError, BotoCoreError) as error:
+        report.failed += 1
+        note(
+            f"{message_id}: kept, sending it to the upload queue failed "
+            f"({_error_code(error)}); visible again after the visibility timeout"
+        )
+        return
+    try:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    except (ClientError, BotoCoreError) as error:
+        report.failed += 1
+        note(
+            f"{message_id}: moved to the upload queue, but not deleted "
+            f"({_error_code(error)}); the next run moves it again, which is harmless"
+        )
+        return
+    report.replayed += 1
+    note(f"{message_id}: moved to the upload queue ({summary})")
+
+
 def _release(sqs: Any, queue_url: str, handles: list[str]) -> None:
     """Make messages visible again at once (dry run, unknown messages)."""
     for start in range(0, len(handles), RECEIVE_BATCH):
@@ -431,14 +607,17 @@ def main(
     err = stderr or sys.stderr
     arguments = _parser().parse_args(argv)
     chosen = list(QUEUE_OUTPUTS) if arguments.queue == "all" else [arguments.queue]
+    stack = arguments.stack_name
     try:
         cloudformation = boto3.client("cloudformation", region_name=arguments.region)
-        outputs = stack_outputs(cloudformation, arguments.stack_name)
-        process_arn = _require(outputs, "ProcessTranscriptFunctionArn", arguments.stack_name)
-        functions = {_require(outputs, key, arguments.stack_name) for key in FUNCTION_OUTPUTS}
+        outputs = stack_outputs(cloudformation, stack)
+        replays = [choice for choice in chosen if choice != "start"]
+        process_arn = _require(outputs, PROCESS_FUNCTION_OUTPUT, stack) if replays else ""
+        upload_queue = _require(outputs, UPLOAD_QUEUE_OUTPUT, stack) if "start" in chosen else ""
         queues = {
-            QUEUE_OUTPUTS[choice].removesuffix("Url"): _require(
-                outputs, QUEUE_OUTPUTS[choice], arguments.stack_name
+            choice: (
+                QUEUE_OUTPUTS[choice].removesuffix("Url"),
+                _require(outputs, QUEUE_OUTPUTS[choice], stack),
             )
             for choice in chosen
         }
@@ -450,19 +629,25 @@ def main(
         return 2
 
     all_ok = True
-    for name, url in queues.items():
+    for choice, (name, url) in queues.items():
+        options: dict[str, Any] = {
+            "dry_run": arguments.dry_run,
+            "max_messages": arguments.max_messages,
+            "wait_seconds": arguments.wait_seconds,
+            "echo": _printer(out, prefix=f"  {name} "),
+        }
         try:
-            report = redrive_queue(
-                sqs,
-                lambda_client,
-                url,
-                process_function_arn=process_arn,
-                dry_run=arguments.dry_run,
-                max_messages=arguments.max_messages,
-                allowed_function_arns=functions,
-                wait_seconds=arguments.wait_seconds,
-                echo=_printer(out, prefix=f"  {name} "),
-            )
+            if choice == "start":
+                report = move_queue(sqs, url, upload_queue, **options)
+            else:
+                report = redrive_queue(
+                    sqs,
+                    lambda_client,
+                    url,
+                    process_function_arn=process_arn,
+                    allowed_function_arns={process_arn},
+                    **options,
+                )
         except (ClientError, BotoCoreError) as error:
             all_ok = False
             print(f"{name}: error: {_error_code(error)}: {error}", file=out)

@@ -141,6 +141,48 @@ def test_media_transcribe_cannot_use_fails_the_job_and_says_why(
     assert record["job_name"].startswith("transcription-pipeline.silent.")
 
 
+def in_flight_items(pipeline: Pipeline) -> list[dict[str, Any]]:
+    table = pipeline.cloud.table_name("InFlightTable")
+    items: list[dict[str, Any]] = pipeline.cloud.client("dynamodb").scan(TableName=table)["Items"]
+    return [item for item in items if item["source_key"]["S"] != "#reconcile"]
+
+
+def test_a_job_is_in_flight_until_its_answer_and_reconciliation_finds_nothing_left(
+    pipeline: Pipeline,
+) -> None:
+    """The start function records each job in the in-flight table, the process function
+    removes it; the scheduled reconciliation (run on demand here) reads the table with its
+    own role and has nothing to settle."""
+    key = "e2e/in-flight.mp4"
+    pipeline.upload(SAMPLES / "sample-talk.mp4", key)
+    deadline = time.monotonic() + 60
+    while not any(item["source_key"]["S"] == key for item in in_flight_items(pipeline)):
+        assert time.monotonic() < deadline, "the started job was never recorded"
+        time.sleep(0.05)
+
+    pipeline.wait_for_answer(key)
+
+    assert [item["source_key"]["S"] for item in in_flight_items(pipeline)] == []
+    scheduled = {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-12-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"],
+        "detail": {},
+    }
+    run = pipeline.cloud.invoke("ReconcileFunction", scheduled)
+    assert run.error is None, run.error
+    assert isinstance(run.result, dict)
+    counts = {name: run.result[name] for name in ("items_in_flight", "uploads_requeued")}
+    assert counts == {"items_in_flight": 0, "uploads_requeued": 0}, run.result
+    assert run.result["items_failed"] == 0, run.result
+    assert not pipeline.cloud.enforcer.denials
+
+
 def test_long_running_mode_serves_uploads_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """`make local`: a person copies a file in with any S3 client and sees the outputs."""
     port = free_port()

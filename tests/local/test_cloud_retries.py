@@ -1,5 +1,10 @@
-"""The local cloud retries a failing function as Lambda would: as often as that function's
-``EventInvokeConfig.MaximumRetryAttempts`` in the template says, or twice without one.
+"""The local cloud retries a function invoked asynchronously (an EventBridge rule) as
+Lambda would: as often as that function's ``EventInvokeConfig.MaximumRetryAttempts`` in
+the template says, or twice without one; then the event goes to the function's
+``OnFailure`` destination as Lambda's invocation record, if it has one.
+
+(The start function is not invoked asynchronously: its SQS event source's retries are the
+queue's, see test_sqs_event_source.py.)
 
 No speech model: every handler is replaced by one that fails, so only the dispatcher runs.
 """
@@ -22,6 +27,7 @@ from local_pipeline.template import (
     Template,
     load_template,
 )
+from operations.redrive import plan_redrive
 from tests.conftest import REPO
 
 START = "StartTranscriptionFunction"
@@ -53,8 +59,12 @@ def test_every_function_of_the_template_gets_its_own_retry_count() -> None:
         assert spec.maximum_retry_attempts == expected, logical_id
         assert spec.async_attempts == expected + 1, logical_id
     # What the dead-letter handling of template.yaml is built on (see its comments).
-    assert specs[START].async_attempts == 3
     assert specs[PROCESS].async_attempts == 3
+    assert specs[PROCESS].on_failure_destination == (
+        "arn:aws:sqs:us-east-1:123456789012:transcription-pipeline-ProcessTranscriptDeadLetterQueue"
+    )
+    assert [event["Type"] for event in specs[START].events.values()] == ["SQS"]
+    assert specs[START].on_failure_destination is None
 
 
 @pytest.mark.parametrize(
@@ -120,22 +130,21 @@ Resources:
 
 @pytest.fixture
 def failing_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LocalCloud, list[str]]]:
-    """The local cloud of template.yaml with StartTranscriptionFunction allowed one retry,
-    ProcessTranscriptFunction no EventInvokeConfig at all, and every handler failing."""
+    """The local cloud of template.yaml with ProcessTranscriptFunction allowed one retry
+    and its handler failing."""
 
     def load_failing(spec: FunctionSpec) -> Handler:
         def fail(event: dict[str, Any], context: Any) -> Any:
-            if "Records" not in event and "detail" not in event:
-                return "ignored"  # s3:TestEvent, sent when the notification is set up
+            if spec.logical_id != PROCESS:
+                return None
             raise RuntimeError(f"{spec.logical_id} fails for this test")
 
         return fail
 
     monkeypatch.setattr("local_pipeline.cloud.load_handler", load_failing)
     template = default_template(REPO)
-    start = template.resources[START]["Properties"]
-    start["EventInvokeConfig"] = {**start["EventInvokeConfig"], "MaximumRetryAttempts": 1}
-    del template.resources[PROCESS]["Properties"]["EventInvokeConfig"]
+    process = template.resources[PROCESS]["Properties"]
+    process["EventInvokeConfig"] = {**process["EventInvokeConfig"], "MaximumRetryAttempts": 1}
     activity: list[str] = []
     with LocalCloud(template, on_activity=activity.append) as cloud:
         yield cloud, activity
@@ -152,50 +161,60 @@ def queue_is_empty(cloud: LocalCloud, name: str) -> bool:
     return all(int(value) == 0 for value in counts.values())
 
 
-def test_failing_functions_are_retried_as_their_event_invoke_config_says(
+COMPLETED = {
+    "TranscriptionJobName": "transcription-pipeline.talk",
+    "TranscriptionJobStatus": "COMPLETED",
+}
+
+
+def test_a_failing_function_is_retried_then_its_event_goes_to_the_on_failure_queue(
     failing_cloud: tuple[LocalCloud, list[str]],
 ) -> None:
     cloud, activity = failing_cloud
-    cloud.client("s3").put_object(
-        Bucket=cloud.bucket_name("InputBucket"), Key="talk.mp4", Body=b"not a video"
-    )
     cloud.client("events").put_events(
         Entries=[
             {
                 "Source": "aws.transcribe",
                 "DetailType": "Transcribe Job State Change",
-                "Detail": json.dumps(
-                    {
-                        "TranscriptionJobName": "transcription-pipeline.talk",
-                        "TranscriptionJobStatus": "COMPLETED",
-                    }
-                ),
+                "Detail": json.dumps(COMPLETED),
             }
         ]
     )
+    sqs = cloud.client("sqs")
+    dead_letters = cloud.queue_url("ProcessTranscriptDeadLetterQueue")
 
-    def failures(logical_id: str) -> list[int]:
-        return [
-            invocation.attempt
-            for invocation in cloud.invocations
-            if invocation.function == logical_id and invocation.error
-        ]
+    def failures() -> list[int]:
+        return [i.attempt for i in cloud.invocations if i.function == PROCESS and i.error]
 
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if (
-            failures(START)
-            and failures(PROCESS)
-            and queue_is_empty(cloud, f"local-{START}-Upload")
-            and queue_is_empty(cloud, f"local-{PROCESS}-JobFinished")
-        ):
-            break
+    records: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not records:
+        records = sqs.receive_message(QueueUrl=dead_letters).get("Messages", [])
         time.sleep(0.1)
 
-    # Deleted after the last attempt: given up on, as Lambda gives up on the event.
-    assert failures(START) == [1, 2], cloud.invocations
-    assert failures(PROCESS) == [1, 2, 3], cloud.invocations
-    assert f"{START} failed (attempt 2 of 2): RuntimeError: {START} fails for this test" in (
+    # Given up on after the last attempt, as Lambda gives up on the event...
+    assert failures() == [1, 2], cloud.invocations
+    assert queue_is_empty(cloud, f"local-{PROCESS}-JobFinished")
+    assert f"{PROCESS} failed (attempt 1 of 2): RuntimeError: {PROCESS} fails for this test" in (
         activity
     )
-    assert any(line.startswith(f"{PROCESS} failed (attempt 3 of 3)") for line in activity)
+    assert any(line.startswith(f"{PROCESS} failed (attempt 2 of 2)") for line in activity)
+    # ...and recorded in its OnFailure queue as Lambda's invocation record.
+    (message,) = records
+    record = json.loads(message["Body"])
+    context = record["requestContext"]
+    assert context["functionArn"] == (
+        "arn:aws:lambda:us-east-1:123456789012:function:"
+        "transcription-pipeline-ProcessTranscriptFunction:$LATEST"
+    )
+    assert (context["condition"], context["approximateInvokeCount"]) == ("RetriesExhausted", 2)
+    assert record["requestPayload"]["detail"] == COMPLETED
+    assert record["requestPayload"]["detail-type"] == "Transcribe Job State Change"
+    assert record["responsePayload"] == {
+        "errorType": "RuntimeError",
+        "errorMessage": f"{PROCESS} fails for this test",
+    }
+    # What operations/redrive.py reads back from that queue.
+    replay = plan_redrive(message["Body"], process_function_arn="unused")
+    assert replay.function_arn.endswith(":transcription-pipeline-ProcessTranscriptFunction")
+    assert replay.payload == record["requestPayload"]

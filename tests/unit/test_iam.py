@@ -9,15 +9,19 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local_pipeline.cloud import default_template
 from local_pipeline.iam import (
     Account,
     IamRequest,
     PolicyNotUnderstood,
     Role,
     RoleEnforcer,
+    account_of,
     iam_requests,
     is_allowed,
+    role_of_function,
 )
+from tests.conftest import REPO
 
 ACCOUNT = Account("123456789012", "us-east-1")
 
@@ -175,9 +179,166 @@ def test_start_transcription_job_carries_its_condition_keys() -> None:
     }
 
 
+def test_passing_the_role_names_the_service_it_is_passed_to() -> None:
+    requests = iam_requests(
+        "transcribe",
+        "StartTranscriptionJob",
+        {"JobExecutionSettings": {"DataAccessRoleArn": "arn:aws:iam::1:role/r"}},
+        ACCOUNT,
+    )
+    pass_role = requests[1]
+    assert pass_role.context == {"iam:PassedToService": "transcribe.amazonaws.com"}
+    to_transcribe = policy(
+        allow(
+            "iam:PassRole",
+            "arn:aws:iam::1:role/r",
+            StringEquals={"iam:PassedToService": "transcribe.amazonaws.com"},
+        )
+    )
+    to_lambda = policy(
+        allow(
+            "iam:PassRole",
+            "arn:aws:iam::1:role/r",
+            StringEquals={"iam:PassedToService": "lambda.amazonaws.com"},
+        )
+    )
+    assert is_allowed([to_transcribe], pass_role)
+    assert not is_allowed([to_lambda], pass_role)
+
+
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/stack-UploadQueue"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:stack-UploadQueue"
+
+
+@pytest.mark.parametrize(
+    ("operation", "action"),
+    [
+        ("SendMessage", "sqs:SendMessage"),
+        ("SendMessageBatch", "sqs:SendMessage"),  # batch calls are authorised per action
+        ("ReceiveMessage", "sqs:ReceiveMessage"),
+        ("DeleteMessage", "sqs:DeleteMessage"),
+        ("DeleteMessageBatch", "sqs:DeleteMessage"),
+        ("ChangeMessageVisibility", "sqs:ChangeMessageVisibility"),
+        ("ChangeMessageVisibilityBatch", "sqs:ChangeMessageVisibility"),
+        ("GetQueueAttributes", "sqs:GetQueueAttributes"),
+    ],
+)
+def test_sqs_calls_are_authorised_on_the_queue_arn_of_the_url(operation: str, action: str) -> None:
+    (request,) = iam_requests("sqs", operation, {"QueueUrl": QUEUE_URL}, ACCOUNT)
+
+    assert (request.action, request.resource, dict(request.context)) == (action, QUEUE_ARN, {})
+
+
+TABLES = Account("123456789012", "us-east-1", partition_keys={"stack-InFlight": "source_key"})
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/stack-InFlight"
+ITEM = {"source_key": {"S": "uploads/a b.mp4"}, "job_name": {"S": "stack.a-b.0123"}}
+
+
+@pytest.mark.parametrize(
+    ("operation", "field"),
+    [("PutItem", "Item"), ("GetItem", "Key"), ("DeleteItem", "Key"), ("UpdateItem", "Key")],
+)
+def test_an_item_call_carries_its_partition_key_as_dynamodb_leading_keys(
+    operation: str, field: str
+) -> None:
+    params = {"TableName": "stack-InFlight", field: ITEM}
+
+    (request,) = iam_requests("dynamodb", operation, params, TABLES)
+
+    assert (request.action, request.resource) == (f"dynamodb:{operation}", TABLE_ARN)
+    assert request.context == {"dynamodb:LeadingKeys": "uploads/a b.mp4"}
+
+
+@pytest.mark.parametrize("operation", ["Scan", "Query"])
+def test_scan_and_query_have_no_leading_key(operation: str) -> None:
+    (request,) = iam_requests("dynamodb", operation, {"TableName": "stack-InFlight"}, TABLES)
+
+    assert (request.action, request.resource, dict(request.context)) == (
+        f"dynamodb:{operation}",
+        TABLE_ARN,
+        {},
+    )
+
+
+def test_an_item_call_on_a_table_of_unknown_key_is_refused_not_guessed() -> None:
+    with pytest.raises(PolicyNotUnderstood, match="partition key of table other"):
+        iam_requests("dynamodb", "PutItem", {"TableName": "other", "Item": ITEM}, TABLES)
+
+
+def test_the_accounts_partition_keys_come_from_the_templates_tables() -> None:
+    account = account_of(default_template(REPO))
+
+    assert (account.account_id, account.region) == ("123456789012", "us-east-1")
+    assert dict(account.partition_keys) == {"transcription-pipeline-InFlightTable": "source_key"}
+
+
+LEADING = "dynamodb:LeadingKeys"
+
+
+def test_for_all_values_holds_when_every_value_is_allowed() -> None:
+    only_checkpoint = [
+        policy(allow("dynamodb:*", TABLE_ARN, **{"ForAllValues:StringEquals": {LEADING: ["#c"]}}))
+    ]
+    assert is_allowed(only_checkpoint, IamRequest("dynamodb:GetItem", TABLE_ARN, {LEADING: "#c"}))
+    assert not is_allowed(
+        only_checkpoint, IamRequest("dynamodb:GetItem", TABLE_ARN, {LEADING: "uploads/x"})
+    )
+
+
+def test_for_all_values_holds_when_the_key_is_absent_for_any_value_does_not() -> None:
+    """IAM User Guide, "Multivalued context keys": ForAllValues returns true when the
+    request has no such key (an empty set is a subset of anything); ForAnyValue false."""
+    scan = IamRequest("dynamodb:Scan", TABLE_ARN)  # a Scan has no dynamodb:LeadingKeys
+    for_all = [
+        policy(allow("dynamodb:*", TABLE_ARN, **{"ForAllValues:StringEquals": {LEADING: ["#c"]}}))
+    ]
+    for_any = [
+        policy(allow("dynamodb:*", TABLE_ARN, **{"ForAnyValue:StringEquals": {LEADING: ["#c"]}}))
+    ]
+    assert is_allowed(for_all, scan)
+    assert not is_allowed(for_any, scan)
+
+
+def test_for_any_value_with_wildcards() -> None:
+    uploads = [
+        policy(allow("dynamodb:*", TABLE_ARN, **{"ForAnyValue:StringLike": {LEADING: "up*/*"}}))
+    ]
+    assert is_allowed(uploads, IamRequest("dynamodb:PutItem", TABLE_ARN, {LEADING: "uploads/x"}))
+    assert not is_allowed(uploads, IamRequest("dynamodb:PutItem", TABLE_ARN, {LEADING: "x/y"}))
+
+
+@pytest.mark.parametrize(
+    "operator", ["ForAllValues:StringNotEquals", "ForAnyValue:StringEqualsIfExists"]
+)
+def test_set_operators_it_does_not_implement_are_refused(operator: str) -> None:
+    policies = [policy(allow("dynamodb:*", "*", **{operator: {LEADING: ["#c"]}}))]
+    with pytest.raises(PolicyNotUnderstood, match="set operator"):
+        is_allowed(policies, IamRequest("dynamodb:GetItem", TABLE_ARN, {LEADING: "#c"}))
+
+
+def test_the_reconcile_role_may_write_its_checkpoint_item_only() -> None:
+    """What the template's KeepItsPlaceBetweenRuns statement grants, through the mapping."""
+    template = default_template(REPO)
+    account = account_of(template)
+    role = role_of_function(template, "ReconcileFunction")
+    table = "transcription-pipeline-InFlightTable"
+
+    def put(source_key: str) -> IamRequest:
+        item = {"source_key": {"S": source_key}, "job_name": {"S": "#checkpoint"}}
+        (request,) = iam_requests(
+            "dynamodb", "PutItem", {"TableName": table, "Item": item}, account
+        )
+        return request
+
+    assert is_allowed(role.policies, put("#reconcile"))
+    assert not is_allowed(role.policies, put("uploads/talk.mp4"))
+    (scan,) = iam_requests("dynamodb", "Scan", {"TableName": table}, account)
+    assert is_allowed(role.policies, scan)
+
+
 def test_a_call_without_a_mapping_is_refused_loudly() -> None:
-    with pytest.raises(PolicyNotUnderstood, match="no IAM mapping for sqs:SendMessage"):
-        iam_requests("sqs", "SendMessage", {}, ACCOUNT)
+    with pytest.raises(PolicyNotUnderstood, match="no IAM mapping for sqs:PurgeQueue"):
+        iam_requests("sqs", "PurgeQueue", {"QueueUrl": QUEUE_URL}, ACCOUNT)
 
 
 def test_the_enforcer_answers_a_missing_key_with_403_unless_the_role_may_list() -> None:
