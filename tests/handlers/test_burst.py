@@ -1,10 +1,12 @@
-"""A burst of 500 uploads against a throttling Transcribe: 500 jobs, none twice, none lost.
+"""A burst of 500 uploads against a throttling Transcribe: 500 jobs, none twice, none
+lost, nothing dead-lettered, and no invocation fails (nobody is paged).
 
-Faults are injected where AWS would produce them, at the HTTP layer ('before-send'), so
-the adapter's botocore retries (standard mode, with backoff) really run. On top of that
-the harness plays Lambda's part: a raised error is retried as often as the function's
-EventInvokeConfig in template.yaml allows, then the event goes to the dead-letter queue;
-the scheduled reconciliation then finds the uploads without a job.
+Faults are injected where AWS would produce them, inside moto's Transcribe, so the error
+travels over the wire and the adapter's botocore retries (standard mode) really run. On
+top of that the harness plays the SQS event source of template.yaml: batches of
+BatchSize from the upload queue, the messages not reported in ``batchItemFailures``
+deleted, the others back on the queue after the delay the function set, and moto's SQS
+clock moved forward while nothing is visible.
 """
 
 from __future__ import annotations
@@ -12,22 +14,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import random
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from moto.core.exceptions import JsonRESTError
 from moto.transcribe.models import TranscribeBackend
 
-from local_pipeline.iam import role_of_function
-from local_pipeline.invoke import LocalLambdaContext, function_environment, load_handler
 from local_pipeline.transcribe_model import set_concurrent_job_quota
 from tests.conftest import MEDIA, load_event
-from tests.handlers.conftest import Stack
-from transcription_pipeline.aws import ObjectStore, TranscribeJobs
-from transcription_pipeline.config import load_settings
-from transcription_pipeline.reconcile import restart_uploads
+from tests.handlers.conftest import Stack, job_names
 
 UPLOADS = 500
 
@@ -39,11 +35,10 @@ class TranscribeError(JsonRESTError):
 
 
 class FlakyTranscribe:
-    """StartTranscriptionJob as a busy account sees it, raised inside moto's Transcribe so
-    the error travels over the wire like AWS's and botocore's retries handle it:
+    """StartTranscriptionJob as a busy account sees it:
 
-    - windows of 40 calls in every 200 where the concurrent-job quota is exhausted
-      (LimitExceededException on every call: retries in the window cannot succeed);
+    - windows of 40 calls in every 200 where Transcribe is at a quota (its job queue
+      full: LimitExceededException on every call, so retries in the window cannot help);
     - 15 % throttling outside them;
     - 5 % of the calls that succeed lose their response (a 500 after the job was made),
       so the retry meets ConflictException for a job that exists.
@@ -70,79 +65,74 @@ class FlakyTranscribe:
 
 
 @pytest.fixture
-def flaky_transcribe(monkeypatch: pytest.MonkeyPatch) -> FlakyTranscribe:
-    flaky = FlakyTranscribe(TranscribeBackend.start_transcription_job)
+def flaky_transcribe(stack: Stack) -> Iterator[FlakyTranscribe]:
+    # Not monkeypatch: the stack's own patch of this method (realistic_transcribe) must be
+    # undone after this one, not before.
+    current = TranscribeBackend.start_transcription_job
+    flaky = FlakyTranscribe(current)
 
     def start_job(backend: Any, **request: Any) -> Any:
         return flaky(backend, **request)
 
-    monkeypatch.setattr(TranscribeBackend, "start_transcription_job", start_job)
-    # Backoff sleeps are real in botocore; the test does not need to wait them out.
-    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _seconds: None)
-    return flaky
+    TranscribeBackend.start_transcription_job = start_job  # type: ignore[method-assign,assignment]
+    try:
+        yield flaky
+    finally:
+        TranscribeBackend.start_transcription_job = current  # type: ignore[method-assign]
 
 
+@pytest.mark.usefixtures("no_backoff")
 def test_burst_of_uploads_under_throttling(stack: Stack, flaky_transcribe: FlakyTranscribe) -> None:
-    # FlakyTranscribe plays the concurrent-job quota as windows of refusals; moto's jobs
-    # never finish on their own here, so the standing quota model would refuse all but 250.
     set_concurrent_job_quota(UPLOADS)
     body = (MEDIA / "tone.mp3").read_bytes()
     etag = hashlib.md5(body).hexdigest()
     template_record = load_event("s3-put.json")["Records"][0]
-    events = []
+    notifications = []
     for index in range(UPLOADS):
         key = f"burst/talk {index:03}.mp3"
         stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=body)
         record = copy.deepcopy(template_record)
         record["s3"]["object"].update(key=key.replace(" ", "+"), size=len(body), eTag=etag)
-        events.append({"Records": [record]})
+        notifications.append({"Records": [record]})
     # S3 delivers at least once: a tenth of the events arrive twice, some out of order.
-    events += [events[i] for i in range(0, UPLOADS, 10)]
-    random.Random(3).shuffle(events)
+    notifications += [notifications[i] for i in range(0, UPLOADS, 10)]
+    random.Random(3).shuffle(notifications)
+    for notification in notifications:
+        stack.enqueue(notification)
 
-    spec = stack.template.function("StartTranscriptionFunction")
-    start_role = role_of_function(stack.template, spec.logical_id)
-    reconcile_role = role_of_function(stack.template, "ReconcileFunction")
-    dead_letters = []
-    with function_environment(spec, {}), stack.enforcer.acting_as(start_role):
-        handler = load_handler(spec)
-        for event in events:
-            # The first invocation and the retries EventInvokeConfig allows (template.yaml).
-            for _attempt in range(spec.async_attempts):
-                try:
-                    handler(event, LocalLambdaContext(function_name=spec.logical_id))
-                    break
-                except Exception:  # noqa: BLE001 - Lambda's asynchronous retry
-                    continue
-            else:
-                dead_letters.append(event)
-
-        # The schedule finds what the dead-letter queue holds (it runs until done).
-        settings = load_settings(spec.environment)
-        store, jobs = ObjectStore(stack.s3), TranscribeJobs(stack.transcribe)
-        later = datetime.now(UTC) + timedelta(hours=2)
-
-        for _run in range(10):
-            # Quota errors are isolated per upload: every run goes through the whole list.
-            with stack.enforcer.acting_as(reconcile_role):
-                report = restart_uploads(settings, store, jobs, now=later)
-            if report.uploads_in_flight == UPLOADS:
-                break
+    invocations = failed_invocations = put_back = idle_minutes = 0
+    most_receives = 0
+    while stack.queued_ids():
+        assert invocations < 2000, "the queue does not drain"
+        assert idle_minutes < 48 * 60, "the queue does not drain"
+        records = stack.receive()
+        if not records:
+            stack.clock.advance(60)  # nothing visible: a minute passes
+            idle_minutes += 1
+            continue
+        most_receives = max(
+            most_receives, *(int(r["attributes"]["ApproximateReceiveCount"]) for r in records)
+        )
+        invocations += 1
+        try:
+            response = stack.run_start(records)
+        except Exception:  # noqa: BLE001 - Lambda: the batch comes back after VisibilityTimeout
+            failed_invocations += 1
+            continue
+        put_back += len(response["batchItemFailures"])
 
     # The faults really happened on every path...
     assert flaky_transcribe.throttled > 100
     assert flaky_transcribe.lost_responses > 5
-    assert dead_letters, "no event exhausted its retries: the DLQ path went untested"
-    # ...and every upload has exactly its one job.
-    names: list[str] = []
-    request: dict[str, Any] = {"MaxResults": 100}
-    while True:
-        page = stack.transcribe.list_transcription_jobs(**request)
-        names += [job["TranscriptionJobName"] for job in page["TranscriptionJobSummaries"]]
-        if "NextToken" not in page:
-            break
-        request["NextToken"] = page["NextToken"]
+    assert put_back > 50, "no message went back to the queue: the retry path went untested"
+    assert most_receives >= 3
+    # ...nobody was paged: no invocation failed (Errors alarm), nothing dead-lettered...
+    assert failed_invocations == 0
+    assert stack.dead_letter_ids() == []
+    # ...and every upload has exactly its one job, tracked in flight.
     expected = {stack.job_name_of(f"burst/talk {index:03}.mp3") for index in range(UPLOADS)}
-    assert len(names) == UPLOADS
-    assert set(names) == expected
+    assert set(job_names(stack)) == expected
+    assert len(job_names(stack)) == UPLOADS
+    assert {item["job_name"] for item in stack.in_flight()} == expected
     assert stack.output_keys() == []  # throttling is never turned into a rejection
+    assert idle_minutes < 12 * 60  # drained within hours of (simulated) time

@@ -1,8 +1,8 @@
 """Hostile and odd input through the real handlers under moto.
 
-Every case says exactly what happened: the handler's counts, the jobs started (or not),
-the objects written (or not), and for a refusal an ``error.json`` whose reason names
-what is wrong with the upload.
+Every case says exactly what happened: the messages put back (none: nothing here is worth
+a retry), the jobs started (or not), the objects written (or not), and for a refusal an
+``error.json`` whose reason names what is wrong with the upload.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import MEDIA, TRANSCRIPTS, load_event
-from tests.handlers.conftest import Stack, jobs, put_media, s3_record
+from tests.handlers.conftest import Delivery, Stack, jobs, put_media, s3_record
 from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES, output_key
 
-START = "StartTranscriptionFunction"
 PROCESS = "ProcessTranscriptFunction"
 PREFIX = "transcription-pipeline."  # this stack's job-name prefix
 S3_MAX_KEY_BYTES = 1024
@@ -122,12 +121,16 @@ def with_moov_out_of_reach(mp4: bytes, moov_padding: int) -> bytes:
 # --- helpers -----------------------------------------------------------------------
 
 
-def start_one(stack: Stack, key: str, body: bytes) -> dict[str, int]:
+def start_one(stack: Stack, key: str, body: bytes) -> Delivery:
     stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=body)
-    counts: dict[str, int] = stack.invoke(
-        START, {"Records": [s3_record(stack.input_bucket, key, body)]}
-    )
-    return counts
+    return stack.start(s3_record(stack.input_bucket, key, body))
+
+
+def assert_started(stack: Stack, delivery: Delivery, count: int = 1) -> None:
+    """Every message handled (none put back), ``count`` jobs, each tracked in flight."""
+    assert delivery.failures == []
+    assert len(jobs(stack)) == count
+    assert len(stack.in_flight()) == count
 
 
 def error_record(stack: Stack, key: str) -> dict[str, Any]:
@@ -135,10 +138,11 @@ def error_record(stack: Stack, key: str) -> dict[str, Any]:
     return record
 
 
-def assert_rejected(stack: Stack, key: str, counts: dict[str, int], size: int) -> dict[str, Any]:
+def assert_rejected(stack: Stack, key: str, delivery: Delivery, size: int) -> dict[str, Any]:
     """Exactly one rejection: no job, only error.json written, for the whole key."""
-    assert counts == {"rejected": 1}
+    assert delivery.failures == []  # a rejection is an answer, not a retry
     assert jobs(stack) == []
+    assert stack.in_flight() == []
     assert stack.output_keys() == [output_key(key, ERROR_RECORD)]
     record = error_record(stack, key)
     assert record["status"] == "REJECTED"
@@ -158,9 +162,9 @@ def assert_mentions(reason: str, *fragments: str) -> None:
 
 
 def test_zero_byte_upload_is_rejected_as_empty(stack: Stack) -> None:
-    counts = start_one(stack, "uploads/empty.mp3", b"")
+    delivery = start_one(stack, "uploads/empty.mp3", b"")
 
-    record = assert_rejected(stack, "uploads/empty.mp3", counts, 0)
+    record = assert_rejected(stack, "uploads/empty.mp3", delivery, 0)
     assert record["detected"] == "empty"
     assert_mentions(record["reason"], "empty", "0 bytes")
 
@@ -178,9 +182,9 @@ def test_upload_over_2_gb_is_rejected_without_reading_it(
     stack.s3.put_object(Bucket=stack.input_bucket, Key="uploads/huge.mp4", Body=stand_in)
     record = s3_record(stack.input_bucket, "uploads/huge.mp4", stand_in, size=size)
 
-    counts = stack.invoke(START, {"Records": [record]})
+    delivery = stack.start(record)
 
-    error = assert_rejected(stack, "uploads/huge.mp4", counts, size)
+    error = assert_rejected(stack, "uploads/huge.mp4", delivery, size)
     assert error["detected"] == "not inspected"
     assert_mentions(error["reason"], shown, f"({size} bytes)", "up to 2 GB")
 
@@ -210,9 +214,9 @@ def test_upload_over_2_gb_is_rejected_without_reading_it(
 def test_content_that_is_not_media_is_rejected_by_its_bytes(
     stack: Stack, key: str, body: bytes, detected: str, fragments: tuple[str, ...]
 ) -> None:
-    counts = start_one(stack, key, body)
+    delivery = start_one(stack, key, body)
 
-    record = assert_rejected(stack, key, counts, len(body))
+    record = assert_rejected(stack, key, delivery, len(body))
     assert record["detected"] == detected
     assert_mentions(record["reason"], *fragments, "does not match")
 
@@ -230,9 +234,9 @@ def test_truncated_upload_is_rejected(
 ) -> None:
     body = half_of(media_file)
 
-    counts = start_one(stack, key, body)
+    delivery = start_one(stack, key, body)
 
-    record = assert_rejected(stack, key, counts, len(body))
+    record = assert_rejected(stack, key, delivery, len(body))
     assert record["detected"] == detected
     assert_mentions(
         record["reason"], "truncated", f"header says {claimed} bytes", f"object has {len(body)}"
@@ -258,9 +262,9 @@ def test_media_transcribe_cannot_take_is_rejected(
 ) -> None:
     body = put_media(stack, key, media_file)
 
-    counts = stack.invoke(START, {"Records": [s3_record(stack.input_bucket, key, body)]})
+    delivery = stack.start(s3_record(stack.input_bucket, key, body))
 
-    record = assert_rejected(stack, key, counts, len(body))
+    record = assert_rejected(stack, key, delivery, len(body))
     assert record["detected"] == detected
     assert_mentions(record["reason"], *fragments)
 
@@ -268,11 +272,9 @@ def test_media_transcribe_cannot_take_is_rejected(
 def test_mp4_without_audio_whose_moov_is_reachable_is_rejected(stack: Stack) -> None:
     body = put_media(stack, "in/silent film.mp4", "noaudio.mp4")
 
-    counts = stack.invoke(
-        START, {"Records": [s3_record(stack.input_bucket, "in/silent film.mp4", body)]}
-    )
+    delivery = stack.start(s3_record(stack.input_bucket, "in/silent film.mp4", body))
 
-    record = assert_rejected(stack, "in/silent film.mp4", counts, len(body))
+    record = assert_rejected(stack, "in/silent film.mp4", delivery, len(body))
     assert record["detected"] == "mp4 (brand isom; vide:avc1)"  # a video track, no sound
     assert_mentions(record["reason"], "no audio track")
 
@@ -295,7 +297,7 @@ def failed_job(job_name: str, media_uri: str, reason: str) -> dict[str, Any]:
 
 def start_silent_long_video(stack: Stack, key: str) -> str:
     body = with_moov_out_of_reach((MEDIA / "noaudio.mp4").read_bytes(), 48 * 1024)
-    assert start_one(stack, key, body) == {"started": 1}  # validation could not tell
+    assert_started(stack, start_one(stack, key, body))  # validation could not tell
     (job,) = jobs(stack)
     name: str = job["TranscriptionJobName"]
     return name
@@ -378,9 +380,9 @@ def test_awkward_key_starts_one_job_with_the_exact_key(stack: Stack, key: str) -
     record = s3_record(stack.input_bucket, key, body)
     assert record["s3"]["object"]["key"] != key or key.isascii()  # really encoded
 
-    counts = stack.invoke(START, {"Records": [record]})
+    delivery = stack.start(record)
 
-    assert counts == {"started": 1}
+    assert_started(stack, delivery)
     (job,) = jobs(stack)
     assert job["Media"]["MediaFileUri"] == f"s3://{stack.input_bucket}/{key}"
     assert job["MediaFormat"] == "mp3"
@@ -394,9 +396,9 @@ def test_nfc_and_nfd_forms_of_one_name_are_two_uploads(stack: Stack) -> None:
         for key in (NFC_KEY, NFD_KEY)
     ]
 
-    counts = stack.invoke(START, {"Records": records})
+    delivery = stack.start(*records)
 
-    assert counts == {"started": 2}
+    assert_started(stack, delivery, 2)
     uris = sorted(job["Media"]["MediaFileUri"] for job in jobs(stack))
     assert uris == sorted(f"s3://{stack.input_bucket}/{key}" for key in (NFC_KEY, NFD_KEY))
     assert len({job["TranscriptionJobName"] for job in jobs(stack)}) == 2
@@ -406,12 +408,12 @@ def test_nfc_and_nfd_forms_of_one_name_are_two_uploads(stack: Stack) -> None:
 def test_rejected_upload_with_a_1024_byte_key_gets_its_error_json(stack: Stack, key: str) -> None:
     body = b"not audio at all, just text\n"
 
-    counts = start_one(stack, key, body)
+    delivery = start_one(stack, key, body)
 
     error_key = output_key(key, ERROR_RECORD)
     assert error_key != f"{key}/{ERROR_RECORD}"  # that would be over S3's limit
     assert len(error_key.encode()) <= S3_MAX_KEY_BYTES
-    record = assert_rejected(stack, key, counts, len(body))  # source.key: the full key
+    record = assert_rejected(stack, key, delivery, len(body))  # source.key: the full key
     assert record["detected"] == "text"
     assert_mentions(record["reason"], "named '.mp3'", "plain text")
 
@@ -419,9 +421,7 @@ def test_rejected_upload_with_a_1024_byte_key_gets_its_error_json(stack: Stack, 
 @pytest.mark.parametrize("key", [MAX_ASCII_KEY, MAX_UNICODE_KEY], ids=["ascii", "unicode"])
 def test_transcript_of_a_1024_byte_key_is_published_in_one_folder(stack: Stack, key: str) -> None:
     body = put_media(stack, key, "tone.mp3")
-    assert stack.invoke(START, {"Records": [s3_record(stack.input_bucket, key, body)]}) == {
-        "started": 1
-    }
+    assert_started(stack, stack.start(s3_record(stack.input_bucket, key, body)))
     (job,) = jobs(stack)
     name = job["TranscriptionJobName"]
     raw = (TRANSCRIPTS / "01-plain.json").read_bytes()
@@ -433,6 +433,7 @@ def test_transcript_of_a_1024_byte_key_is_published_in_one_folder(stack: Stack, 
     result = stack.invoke(PROCESS, event)
 
     assert result == {"outcome": "published", "job_name": name}
+    assert stack.in_flight() == []  # answered: no longer in flight
     written = [k for k in stack.output_keys() if not k.startswith("_transcribe/")]
     assert written == sorted(output_key(key, file_name) for file_name in OUTPUT_FILES)
     assert len({k.rsplit("/", 1)[0] for k in written}) == 1
@@ -456,9 +457,10 @@ def test_transcript_of_a_1024_byte_key_is_published_in_one_folder(stack: Stack, 
 def test_folder_markers_and_transcribe_check_files_are_skipped(stack: Stack, key: str) -> None:
     stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=b"")
 
-    counts = stack.invoke(START, {"Records": [s3_record(stack.input_bucket, key, b"")]})
+    delivery = stack.start(s3_record(stack.input_bucket, key, b""))
 
-    assert counts == {"skipped": 1}
+    assert delivery.failures == []
+    assert stack.queued_ids() == []
     assert stack.output_keys() == []
     assert jobs(stack) == []
 
@@ -526,27 +528,37 @@ def malformed_records(stack: Stack) -> list[tuple[str, Any]]:
 def test_malformed_records_do_not_stop_the_valid_ones(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """S3 sends one record a message: each broken record is a message of its own, among
+    valid ones, over more than one batch. Each is logged with its message id and let go."""
     mp3 = put_media(stack, "uploads/one.mp3", "tone.mp3")
     wav = put_media(stack, "uploads/two.wav", "tone.wav")
     bad = malformed_records(stack)
-    records: list[Any] = [s3_record(stack.input_bucket, "uploads/one.mp3", mp3)]
-    records += [record for _, record in bad[: len(bad) // 2]]
-    records.append(s3_record(stack.input_bucket, "uploads/two.wav", wav))
-    records += [record for _, record in bad[len(bad) // 2 :]]
-    bad_indexes = [i for i, r in enumerate(records) if i not in (0, len(bad) // 2 + 1)]
+    notifications: list[Any] = [
+        {"Records": [s3_record(stack.input_bucket, "uploads/one.mp3", mp3)]}
+    ]
+    notifications += [{"Records": [record]} for _, record in bad[: len(bad) // 2]]
+    notifications.append({"Records": [s3_record(stack.input_bucket, "uploads/two.wav", wav)]})
+    notifications += [{"Records": [record]} for _, record in bad[len(bad) // 2 :]]
+    assert len(notifications) > stack.batch_size
     caplog.clear()
 
     with caplog.at_level(logging.INFO):
-        counts = stack.invoke(START, {"Records": records})
+        delivery = stack.start(*notifications)
 
-    assert counts == {"started": 2, "malformed": len(bad)}
+    assert delivery.failures == []  # none of them is worth a retry
+    assert stack.queued_ids() == []
     uris = sorted(job["Media"]["MediaFileUri"] for job in jobs(stack))
     assert uris == [
         f"s3://{stack.input_bucket}/uploads/one.mp3",
         f"s3://{stack.input_bucket}/uploads/two.wav",
     ]
     assert stack.output_keys() == []
+    bad_ids = [
+        message_id
+        for index, message_id in enumerate(delivery.message_ids)
+        if index not in (0, len(bad) // 2 + 1)
+    ]
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert [r.getMessage() for r in errors] == ["malformed S3 record"] * len(bad)
-    assert [getattr(r, "record_index", None) for r in errors] == bad_indexes
+    assert [r.getMessage() for r in errors] == ["malformed upload message"] * len(bad)
+    assert [getattr(r, "message_id", None) for r in errors] == bad_ids
     assert all(getattr(r, "error", "") for r in errors)  # each says what is wrong

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from botocore.exceptions import ClientError
 
 from tests.conftest import MEDIA, load_event
 from tests.handlers.conftest import (
     OUTPUT_PREFIX,
+    SAMPLE_KEY,
     SIX_FILES,
+    ApiCall,
     Stack,
     complete_sample_job,
     job_event,
@@ -22,7 +25,6 @@ from tests.handlers.conftest import (
 )
 from transcription_pipeline.process import JobNotFinished
 
-START = "StartTranscriptionFunction"
 PROCESS = "ProcessTranscriptFunction"
 
 
@@ -255,3 +257,98 @@ def test_an_answer_is_still_written_when_the_source_was_deleted(stack: Stack) ->
 
     assert result["outcome"] == "published"
     assert sorted(outputs(stack)) == SIX_FILES
+
+
+# -- the in-flight table: an answered job is no longer in flight -------------------------------
+
+
+def in_flight_jobs(stack: Stack) -> list[str]:
+    return [item["job_name"] for item in stack.in_flight()]
+
+
+def test_publishing_removes_the_in_flight_item_after_the_record(
+    stack: Stack, api_calls: list[ApiCall]
+) -> None:
+    complete_sample_job(stack, "01-plain.json")
+    assert in_flight_jobs(stack) == [sample_job(stack)]
+    api_calls.clear()
+
+    stack.invoke(PROCESS, job_event(stack))
+
+    assert in_flight_jobs(stack) == []
+    operations = [
+        (c.operation, c.params.get("Key", "") if c.service == "s3" else "") for c in api_calls
+    ]
+    removed = operations.index(("DeleteItem", ""))
+    recorded = operations.index(("PutObject", OUTPUT_PREFIX + "summary.json"))
+    assert recorded < removed  # an item removed too early could leave an upload unanswered
+    (delete,) = [c for c in api_calls if c.operation == "DeleteItem"]
+    assert delete.params["Key"] == {
+        "source_key": {"S": "uploads/My Talk.mp4"},
+        "job_name": {"S": sample_job(stack)},
+    }
+
+
+def test_a_recorded_failure_removes_the_in_flight_item(stack: Stack, fake_aws_answer: Any) -> None:
+    start_sample_job(stack)
+    fake_aws_answer(
+        "transcribe",
+        "GetTranscriptionJob",
+        200,
+        failed_job_answer(sample_job(stack), "Internal failure"),
+    )
+
+    result = stack.invoke(PROCESS, job_event(stack, "transcribe-failed.json"))
+
+    assert result["outcome"] == "failure_recorded"
+    assert in_flight_jobs(stack) == []
+
+
+def test_a_superseded_job_removes_its_in_flight_item(stack: Stack) -> None:
+    complete_sample_job(stack, "01-plain.json")
+    stack.s3.put_object(
+        Bucket=stack.input_bucket, Key=SAMPLE_KEY, Body=(MEDIA / "faststart.mp4").read_bytes()
+    )
+
+    assert stack.invoke(PROCESS, job_event(stack))["outcome"] == "superseded"
+    assert in_flight_jobs(stack) == []  # the new upload has (or gets) its own item
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_an_item_stays_in_flight_when_publishing_fails(stack: Stack, fake_aws_answer: Any) -> None:
+    complete_sample_job(stack, "01-plain.json")
+    fake_aws_answer(
+        "s3",
+        "PutObject",
+        503,
+        {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+    )
+
+    with pytest.raises(ClientError, match="SlowDown"):
+        stack.invoke(PROCESS, job_event(stack))
+
+    assert in_flight_jobs(stack) == [sample_job(stack)]  # reconciliation finds it
+
+
+def test_an_unfinished_job_stays_in_flight(stack: Stack) -> None:
+    start_sample_job(stack)
+
+    with pytest.raises(JobNotFinished):
+        stack.invoke(PROCESS, job_event(stack))
+
+    assert in_flight_jobs(stack) == [sample_job(stack)]
+
+
+def test_events_of_unknown_and_foreign_jobs_touch_no_item(
+    stack: Stack, api_calls: list[ApiCall]
+) -> None:
+    start_sample_job(stack)
+    foreign = load_event("transcribe-completed.json")
+    foreign["detail"]["TranscriptionJobName"] = "someone-elses-job"
+    api_calls.clear()
+
+    assert stack.invoke(PROCESS, load_event("transcribe-completed.json"))["outcome"] == "unknown"
+    assert stack.invoke(PROCESS, foreign)["outcome"] == "foreign"
+
+    assert [c for c in api_calls if c.service == "dynamodb"] == []
+    assert in_flight_jobs(stack) == [sample_job(stack)]

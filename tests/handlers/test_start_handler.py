@@ -1,4 +1,9 @@
-"""StartTranscriptionFunction under moto, driven by the files in events/."""
+"""StartTranscriptionFunction under moto, fed through the upload queue from events/.
+
+Every upload is an S3 notification on the upload queue, delivered by the SQS event
+source (``Stack.start``); the function answers only with the messages to retry, so each
+test checks what it did: the jobs started, the records written, the in-flight items.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,17 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import MEDIA, load_event
-from tests.handlers.conftest import Stack, jobs, put_media, s3_record
-
-START = "StartTranscriptionFunction"
-TALK_KEY = "uploads/My Talk.mp4"  # what events/s3-put.json names, decoded
+from tests.handlers.conftest import (
+    SAMPLE_KEY,
+    Stack,
+    job_names,
+    jobs,
+    put_media,
+    s3_record,
+    upload,
+)
 
 
 def uploaded_at(stack: Stack, key: str) -> str:
@@ -24,26 +33,43 @@ def uploaded_at(stack: Stack, key: str) -> str:
 
 
 def test_sample_event_starts_one_job_with_the_decoded_key(stack: Stack) -> None:
-    put_media(stack, TALK_KEY, "video.mp4")
+    put_media(stack, SAMPLE_KEY, "video.mp4")
 
-    counts = stack.invoke(START, load_event("s3-put.json"))
+    delivery = stack.start(load_event("s3-put.json"))
 
-    assert counts == {"started": 1}
+    assert delivery.responses == [{"batchItemFailures": []}]
     (job,) = jobs(stack)
-    assert job["TranscriptionJobName"] == stack.job_name_of(TALK_KEY)
+    assert job["TranscriptionJobName"] == stack.job_name_of(SAMPLE_KEY)
     assert job["TranscriptionJobName"].startswith("transcription-pipeline.My-Talk.")
-    assert job["Media"]["MediaFileUri"] == (f"s3://{stack.input_bucket}/uploads/My Talk.mp4")
+    assert job["Media"]["MediaFileUri"] == f"s3://{stack.input_bucket}/uploads/My Talk.mp4"
     assert job["MediaFormat"] == "mp4"
     assert job["LanguageCode"] == "en-US"
     assert job["Settings"]["ShowSpeakerLabels"] is True
     assert job["Settings"]["MaxSpeakerLabels"] == 10
+    assert stack.queued_ids() == []  # the event source deleted the handled message
+
+
+def test_the_sample_sqs_event_describes_the_sample_upload(stack: Stack) -> None:
+    """events/sqs-upload.json (for `sam local invoke`) carries events/s3-put.json as S3
+    puts it on the queue; run as it is (its receipt handle is not moto's, and nothing
+    needs it: the upload is started, not put back)."""
+    put_media(stack, SAMPLE_KEY, "video.mp4")
+    event = load_event("sqs-upload.json")
+
+    response = stack.invoke("StartTranscriptionFunction", event)
+
+    assert response == {"batchItemFailures": []}
+    (record,) = event["Records"]
+    assert json.loads(record["body"]) == load_event("s3-put.json")
+    assert record["eventSourceARN"] == stack.upload_queue_arn
+    assert job_names(stack) == [stack.job_name_of(SAMPLE_KEY)]
 
 
 def test_job_writes_into_the_output_bucket_reserved_prefix(stack: Stack) -> None:
-    put_media(stack, TALK_KEY, "video.mp4")
-    stack.invoke(START, load_event("s3-put.json"))
+    put_media(stack, SAMPLE_KEY, "video.mp4")
+    stack.start(load_event("s3-put.json"))
 
-    name = stack.job_name_of(TALK_KEY)
+    name = stack.job_name_of(SAMPLE_KEY)
     job = stack.finish_job(name)
 
     assert job["Transcript"]["TranscriptFileUri"].endswith(
@@ -51,40 +77,81 @@ def test_job_writes_into_the_output_bucket_reserved_prefix(stack: Stack) -> None
     )
 
 
+def test_the_job_waits_in_transcribe_s_queue_with_the_data_access_role(stack: Stack) -> None:
+    """Above the concurrent-job quota a job with AllowDeferredExecution waits in
+    Transcribe's queue instead of being refused; queueing needs the role Transcribe
+    assumes, and the start role may pass exactly that one (iam:PassRole, checked)."""
+    stack.start(upload(stack, "talk.mp3", "tone.mp3"))
+
+    (job,) = jobs(stack)
+    role_arn = stack.template.resolve({"Fn::GetAtt": ["TranscribeDataAccessRole", "Arn"]})
+    assert job["JobExecutionSettings"] == {
+        "AllowDeferredExecution": True,
+        "DataAccessRoleArn": role_arn,
+    }
+    environment = stack.template.function("StartTranscriptionFunction").environment
+    assert environment["TRANSCRIBE_DATA_ACCESS_ROLE_ARN"] == role_arn
+
+
+def test_the_start_role_may_pass_no_other_role(stack: Stack) -> None:
+    other_role = "arn:aws:iam::123456789012:role/admin"
+    record = upload(stack, "talk.mp3", "tone.mp3")
+
+    delivery = stack.start(record, TRANSCRIBE_DATA_ACCESS_ROLE_ARN=other_role)
+
+    (denial,) = stack.take_denials()
+    assert denial.request.action == "iam:PassRole"
+    assert denial.request.resource == other_role
+    assert delivery.failures == delivery.message_ids  # AccessDenied: retried, not dropped
+    assert job_names(stack) == []
+
+
+def test_a_started_job_is_tracked_in_flight(stack: Stack) -> None:
+    record = upload(stack, "talks/a talk.mp3", "tone.mp3")
+    before = int(stack.clock.now_millis() / 1000)
+
+    stack.start(record)
+
+    (item,) = stack.in_flight()
+    assert item["source_key"] == "talks/a talk.mp3"
+    assert item["job_name"] == stack.job_name_of("talks/a talk.mp3")
+    assert item["revision"] == stack.revision_of("talks/a talk.mp3")
+    started = int(item["started_at"])
+    assert before - 5 <= started <= before + 60
+    # Outlives Transcribe's queue and the upload queue's 14-day retention; TTL removes it.
+    assert int(item["expires_at"]) - started == 15 * 24 * 3600
+
+
 def test_repeated_event_does_not_start_a_second_job(stack: Stack) -> None:
-    put_media(stack, TALK_KEY, "video.mp4")
+    put_media(stack, SAMPLE_KEY, "video.mp4")
 
-    first = stack.invoke(START, load_event("s3-put.json"))
-    second = stack.invoke(START, load_event("s3-put.json"))
+    first = stack.start(load_event("s3-put.json"))
+    second = stack.start(load_event("s3-put.json"))  # S3 delivers at least once
 
-    assert first == {"started": 1}
-    assert second == {"already_started": 1}
+    assert first.failures == second.failures == []
     assert len(jobs(stack)) == 1
+    assert len(stack.in_flight()) == 1  # the same item, written again
 
 
 def test_new_content_under_the_same_key_starts_a_new_job(stack: Stack) -> None:
-    first_body = put_media(stack, "talk.mp3", "tone.mp3")
-    stack.invoke(START, {"Records": [s3_record(stack.input_bucket, "talk.mp3", first_body)]})
-    second_body = put_media(stack, "talk.mp3", "tone-noid3.mp3")
-    stack.invoke(START, {"Records": [s3_record(stack.input_bucket, "talk.mp3", second_body)]})
+    stack.start(upload(stack, "talk.mp3", "tone.mp3"))
+    stack.start(upload(stack, "talk.mp3", "tone-noid3.mp3"))
 
-    names = {job["TranscriptionJobName"] for job in jobs(stack)}
+    names = job_names(stack)
     assert len(names) == 2
     assert all(name.startswith("transcription-pipeline.talk.") for name in names)
+    assert {item["job_name"] for item in stack.in_flight()} == set(names)
 
 
-def test_unsupported_sample_event_writes_error_json_and_returns(stack: Stack) -> None:
-    stack.s3.put_object(
-        Bucket=stack.input_bucket, Key="uploads/meeting notes.txt", Body=b"x" * 1234
-    )
+def test_unsupported_sample_event_writes_error_json(stack: Stack) -> None:
+    key = "uploads/meeting notes.txt"
+    stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=b"x" * 1234)
     event = load_event("s3-put-unsupported.json")
     event["Records"][0]["s3"]["object"]["eTag"] = hashlib.md5(b"x" * 1234).hexdigest()
 
-    key = "uploads/meeting notes.txt"
+    delivery = stack.start(event)
 
-    counts = stack.invoke(START, event)
-
-    assert counts == {"rejected": 1}
+    assert delivery.failures == []
     record = json.loads(stack.output(f"{key}/error.json"))
     assert record["status"] == "REJECTED"
     assert record["source"] == {
@@ -97,6 +164,7 @@ def test_unsupported_sample_event_writes_error_json_and_returns(stack: Stack) ->
     assert record["detected"] == "text"
     assert ".txt" in record["reason"] or "extension" in record["reason"]
     assert jobs(stack) == []
+    assert stack.in_flight() == []  # a rejection is a final answer: nothing in flight
 
 
 @pytest.mark.parametrize(
@@ -114,11 +182,9 @@ def test_unsupported_sample_event_writes_error_json_and_returns(stack: Stack) ->
 def test_every_supported_format_and_awkward_keys(
     stack: Stack, key: str, media_file: str, expected_format: str
 ) -> None:
-    body = put_media(stack, key, media_file)
+    delivery = stack.start(upload(stack, key, media_file))
 
-    counts = stack.invoke(START, {"Records": [s3_record(stack.input_bucket, key, body)]})
-
-    assert counts == {"started": 1}
+    assert delivery.failures == []
     (job,) = jobs(stack)
     assert job["Media"]["MediaFileUri"] == f"s3://{stack.input_bucket}/{key}"
     assert job["MediaFormat"] == expected_format
@@ -126,6 +192,7 @@ def test_every_supported_format_and_awkward_keys(
     assert len(name) <= 200
     assert name.startswith("transcription-pipeline.")
     assert all(c.isalnum() or c in "._-" for c in name)
+    assert [item["source_key"] for item in stack.in_flight()] == [key]
 
 
 @pytest.mark.parametrize(
@@ -141,30 +208,28 @@ def test_every_supported_format_and_awkward_keys(
 def test_rejected_media_get_a_specific_reason(
     stack: Stack, key: str, media_file: str, reason_fragment: str
 ) -> None:
-    body = put_media(stack, key, media_file)
+    delivery = stack.start(upload(stack, key, media_file))
 
-    counts = stack.invoke(START, {"Records": [s3_record(stack.input_bucket, key, body)]})
-
-    assert counts == {"rejected": 1}
+    assert delivery.failures == []
     record = json.loads(stack.output(f"{key}/error.json"))
     assert reason_fragment.lower() in record["reason"].lower()
     assert jobs(stack) == []
 
 
-def test_every_record_is_handled_and_markers_are_skipped(stack: Stack) -> None:
-    mp3 = put_media(stack, "one.mp3", "tone.mp3")
-    wav = put_media(stack, "two.wav", "tone.wav")
-    records = [
-        s3_record(stack.input_bucket, "one.mp3", mp3),
+def test_every_message_is_handled_and_markers_are_skipped(stack: Stack) -> None:
+    stack.s3.put_object(Bucket=stack.input_bucket, Key="folder/", Body=b"")
+    messages = [
+        upload(stack, "one.mp3", "tone.mp3"),
         s3_record(stack.input_bucket, "folder/", b""),
         s3_record(stack.input_bucket, "x/.write_access_check_file.temp", b""),
-        {"s3": {"object": {"key": 42}}},  # malformed: must not hide the others
-        s3_record(stack.input_bucket, "two.wav", wav),
+        {"Records": [{"s3": {"object": {"key": 42}}}]},  # malformed: must not hide the others
+        upload(stack, "two.wav", "tone.wav"),
     ]
 
-    counts = stack.invoke(START, {"Records": records})
+    delivery = stack.start(*messages)
 
-    assert counts == {"started": 2, "skipped": 2, "malformed": 1}
+    assert delivery.failures == []  # nothing to retry: the malformed one is let go
+    assert stack.queued_ids() == []
     formats = sorted(job["MediaFormat"] for job in jobs(stack))
     assert formats == ["mp3", "wav"]
     assert stack.output_keys() == []
@@ -179,9 +244,9 @@ def test_size_limits_are_checked_from_the_event_alone(
     stack.s3.put_object(Bucket=stack.input_bucket, Key="big/or empty.mp4", Body=b"")
     record = s3_record(stack.input_bucket, "big/or empty.mp4", b"", size=size)
 
-    counts = stack.invoke(START, {"Records": [record]})
+    delivery = stack.start(record)
 
-    assert counts == {"rejected": 1}
+    assert delivery.failures == []
     error = json.loads(stack.output("big/or empty.mp4/error.json"))
     assert fragment.lower() in error["reason"].lower()
     assert error["size_bytes"] == size
@@ -190,20 +255,21 @@ def test_size_limits_are_checked_from_the_event_alone(
 def test_object_deleted_before_validation_is_not_an_error(stack: Stack) -> None:
     record = s3_record(stack.input_bucket, "gone.mp3", (MEDIA / "tone.mp3").read_bytes())
 
-    counts = stack.invoke(START, {"Records": [record]})
+    delivery = stack.start(record)
 
-    assert counts == {"gone": 1}
+    assert delivery.failures == []  # its deletion has its own story; nothing to retry
     assert stack.output_keys() == []
     assert jobs(stack) == []
+    assert stack.in_flight() == []
 
 
 def test_overwritten_object_is_not_validated_in_place_of_the_event_s(stack: Stack) -> None:
     old = (MEDIA / "tone.mp3").read_bytes()
     put_media(stack, "talk.mp3", "tone.wav")  # the key now holds other content
 
-    counts = stack.invoke(START, {"Records": [s3_record(stack.input_bucket, "talk.mp3", old)]})
+    delivery = stack.start(s3_record(stack.input_bucket, "talk.mp3", old))
 
-    assert counts == {"gone": 1}
+    assert delivery.failures == []
     assert jobs(stack) == []
 
 
@@ -227,54 +293,17 @@ def test_an_upload_is_validated_from_at_most_64_kib(stack: Stack, data_size: int
     session = boto3._get_default_session()
     session.events.register("after-call.s3.GetObject", count_bytes)
     try:
-        counts = stack.invoke(START, {"Records": [s3_record(stack.input_bucket, "long.wav", body)]})
+        delivery = stack.start(s3_record(stack.input_bucket, "long.wav", body))
     finally:
         session.events.unregister("after-call.s3.GetObject", count_bytes)
 
-    assert counts == {"started": 1}
+    assert delivery.failures == []
+    assert len(jobs(stack)) == 1
     assert 0 < sum(fetched) <= 64 * 1024
 
 
-def test_throttling_is_raised_for_lambda_to_retry(stack: Stack, fake_aws_answer: Any) -> None:
-    body = put_media(stack, "talk.mp3", "tone.mp3")
-    calls = fake_aws_answer(
-        "transcribe",
-        "StartTranscriptionJob",
-        400,
-        {"Error": {"Code": "LimitExceededException", "Message": "Rate exceeded"}},
-    )
-
-    with pytest.raises(ClientError) as raised:
-        stack.invoke(START, {"Records": [s3_record(stack.input_bucket, "talk.mp3", body)]})
-
-    assert raised.value.response["Error"]["Code"] == "LimitExceededException"
-    assert calls  # the job was really attempted
-    assert stack.output_keys() == []  # a retryable error is not a rejection
-
-
-def test_one_failing_record_does_not_stop_the_others(stack: Stack, fake_aws_answer: Any) -> None:
-    body = put_media(stack, "talk.mp3", "tone.mp3")
-    txt_record = s3_record(stack.input_bucket, "notes.txt", b"hello")
-    stack.s3.put_object(Bucket=stack.input_bucket, Key="notes.txt", Body=b"hello")
-    fake_aws_answer(
-        "transcribe",
-        "StartTranscriptionJob",
-        500,
-        {"Error": {"Code": "InternalFailureException", "Message": "boom"}},
-    )
-
-    with pytest.raises(ClientError):
-        stack.invoke(
-            START,
-            {"Records": [s3_record(stack.input_bucket, "talk.mp3", body), txt_record]},
-        )
-
-    # The text file after the failing record was still answered.
-    assert json.loads(stack.output("notes.txt/error.json"))["status"] == "REJECTED"
-
-
 def test_transcribe_refusal_is_recorded_not_retried(stack: Stack, fake_aws_answer: Any) -> None:
-    body = put_media(stack, "talk.mp3", "tone.mp3")
+    record = upload(stack, "talk.mp3", "tone.mp3")
     fake_aws_answer(
         "transcribe",
         "StartTranscriptionJob",
@@ -282,40 +311,28 @@ def test_transcribe_refusal_is_recorded_not_retried(stack: Stack, fake_aws_answe
         {"Error": {"Code": "BadRequestException", "Message": "The vocabulary isn't ready."}},
     )
 
-    counts = stack.invoke(START, {"Records": [s3_record(stack.input_bucket, "talk.mp3", body)]})
+    delivery = stack.start(record)
 
-    assert counts == {"refused": 1}
-    record = json.loads(stack.output("talk.mp3/error.json"))
-    assert record["stage"] == "start"
-    assert record["transcribe_failure_reason"] == "The vocabulary isn't ready."
-
-
-def test_s3_test_event_is_ignored(stack: Stack) -> None:
-    event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": stack.input_bucket}
-
-    assert stack.invoke(START, event) == {}
-    assert jobs(stack) == []
+    assert delivery.failures == []  # a refusal is an answer: the message is done
+    record_json = json.loads(stack.output("talk.mp3/error.json"))
+    assert record_json["stage"] == "start"
+    assert record_json["transcribe_failure_reason"] == "The vocabulary isn't ready."
+    assert stack.in_flight() == []
 
 
 def test_rejection_replaces_outputs_of_an_earlier_upload(stack: Stack) -> None:
     stack.s3.put_object(Bucket=stack.output_bucket, Key="talk.mp3/summary.json", Body=b"{}")
     stack.s3.put_object(Bucket=stack.input_bucket, Key="talk.mp3", Body=b"not audio at all")
 
-    stack.invoke(
-        START, {"Records": [s3_record(stack.input_bucket, "talk.mp3", b"not audio at all")]}
-    )
+    stack.start(s3_record(stack.input_bucket, "talk.mp3", b"not audio at all"))
 
     assert stack.output_keys() == ["talk.mp3/error.json"]
 
 
 def test_upload_under_the_reserved_prefix_is_answered_not_dropped(stack: Stack) -> None:
-    body = put_media(stack, "_transcribe/talk.mp3", "tone.mp3")
+    delivery = stack.start(upload(stack, "_transcribe/talk.mp3", "tone.mp3"))
 
-    counts = stack.invoke(
-        START, {"Records": [s3_record(stack.input_bucket, "_transcribe/talk.mp3", body)]}
-    )
-
-    assert counts == {"rejected": 1}
+    assert delivery.failures == []
     record = json.loads(stack.output("_transcribe/talk.mp3/error.json"))
     assert "reserved" in record["reason"]
     assert jobs(stack) == []

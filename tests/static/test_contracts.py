@@ -3,7 +3,10 @@ be what template.yaml and the pins say (only .venv needed: YAML and the code's o
 
 - The stack outputs ``operations/redrive.py`` and ``operations/smoke.py`` read are
   template.yaml's Outputs, each naming the kind of resource the command expects.
-- The dead-letter queues the commands handle are every dead-letter queue of the template.
+- The dead-letter queues the commands handle are every dead-letter queue of the template,
+  and redrive sends each back where its messages came from (a queue, or a function).
+- The environment variables the code reads are the ones template.yaml declares, and
+  every declared one is read by someone (the code, Powertools or botocore).
 - aws-lambda-powertools has one version: the layer's and the development environment's.
 
 (The local cloud's retry count per function, read from EventInvokeConfig, is tested in
@@ -32,7 +35,11 @@ STACK = "transcription-pipeline"
 
 # The names a command reads from the stack, as it declares them.
 DECLARED_OUTPUTS: dict[str, set[str]] = {
-    "redrive": {*redrive.QUEUE_OUTPUTS.values(), *redrive.FUNCTION_OUTPUTS},
+    "redrive": {
+        *redrive.QUEUE_OUTPUTS.values(),
+        redrive.PROCESS_FUNCTION_OUTPUT,
+        redrive.UPLOAD_QUEUE_OUTPUT,
+    },
     "smoke": {*smoke.REQUIRED_OUTPUTS, *smoke.DEAD_LETTER_OUTPUTS, *smoke.FUNCTION_OUTPUTS},
 }
 COMMANDS: dict[str, ModuleType] = {"redrive": redrive, "smoke": smoke}
@@ -104,13 +111,17 @@ def test_every_output_the_commands_read_names_the_resource_they_expect(
 
 
 def dead_letter_queues(document: dict[str, Any]) -> dict[str, str | None]:
-    """Every queue the template sends failed events to -> the function whose failures it
-    holds (on-failure destinations), or None (an EventBridge rule's DeadLetterConfig)."""
+    """Every queue of the template that holds what failed for good -> where it came from:
+    the queue whose RedrivePolicy names it, the function whose on-failure destination it
+    is, or None (an EventBridge rule's DeadLetterConfig: the event names its target)."""
     queues: dict[str, str | None] = {}
     for logical_id, resource in document["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in properties:
+            target = properties["RedrivePolicy"]["deadLetterTargetArn"]
+            queues[target["Fn::GetAtt"][0]] = logical_id
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        properties = resource.get("Properties", {})
         destination = (
             properties.get("EventInvokeConfig", {})
             .get("DestinationConfig", {})
@@ -135,9 +146,124 @@ def test_the_commands_handle_every_dead_letter_queue_of_the_template(
 
     assert set(redrive.QUEUE_OUTPUTS.values()) == queue_outputs
     assert set(smoke.DEAD_LETTER_OUTPUTS) == queue_outputs
-    # redrive replays an on-failure record to the function it came from, if it knows it.
-    functions = {function for function in queues.values() if function is not None}
-    assert {f"{function}Arn" for function in functions} <= set(redrive.FUNCTION_OUTPUTS)
+    resources = document["Resources"]
+    sources = {source for source in queues.values() if source is not None}
+    # A queue's dead letters go back to that queue (the upload queue: the same path as a
+    # new upload); a function's on-failure records are replayed to that function.
+    source_queues = {s for s in sources if resources[s]["Type"] == "AWS::SQS::Queue"}
+    source_functions = sources - source_queues
+    assert {f"{queue}Url" for queue in source_queues} == {redrive.UPLOAD_QUEUE_OUTPUT}
+    assert {f"{function}Arn" for function in source_functions} <= {redrive.PROCESS_FUNCTION_OUTPUT}
+
+
+def test_the_upload_queue_s_dead_letters_are_what_the_start_function_reads(
+    document: dict[str, Any],
+) -> None:
+    """redrive moves the upload queue's dead letters back to the queue the start function
+    reads: the queue of its SQS event, named by the output redrive reads."""
+    (event,) = document["Resources"]["StartTranscriptionFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "SQS"
+    queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+    assert document["Outputs"][redrive.UPLOAD_QUEUE_OUTPUT]["Value"] == {"Ref": queue}
+    dead_letters = document["Resources"][queue]["Properties"]["RedrivePolicy"]
+    dead_letter_queue = dead_letters["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert f"{dead_letter_queue}Url" == redrive.QUEUE_OUTPUTS["start"]
+
+
+# -- environment variables: declared where they are read -----------------------------------
+
+CODE_DIRS = [
+    REPO / "layers" / "transcription_pipeline" / "transcription_pipeline",
+    REPO / "functions",
+]
+# Read by a library, not by our code: Powertools' logger and metrics, botocore's endpoint.
+READ_BY_LIBRARIES = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "AWS_ENDPOINT_URL",
+}
+# config.py's readers: the variable name is their second argument.
+_READERS = {"_required", "_flag", "_whole_number"}
+_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]+$")
+
+
+def _is_environ(node: ast.AST) -> bool:
+    """``os.environ`` or a parameter called ``env`` (config.py reads a Mapping of it)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "environ" and isinstance(node.value, ast.Name)
+    return isinstance(node, ast.Name) and node.id == "env"
+
+
+def variables_read(source: str) -> set[str]:
+    """Environment variable names the source reads: ``env.get("X")``, ``os.environ["X"]``,
+    ``os.getenv("X")``, ``_required(env, "X")`` and the like."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        arguments: list[ast.expr] = []
+        if isinstance(node, ast.Call):
+            function = node.func
+            if isinstance(function, ast.Attribute) and function.attr == "get":
+                if _is_environ(function.value):
+                    arguments = node.args[:1]
+            elif isinstance(function, ast.Attribute) and function.attr == "getenv":
+                arguments = node.args[:1]
+            elif isinstance(function, ast.Name) and function.id in _READERS:
+                arguments = node.args[1:2]
+        elif isinstance(node, ast.Subscript) and _is_environ(node.value):
+            arguments = [node.slice]
+        for argument in arguments:
+            if (
+                isinstance(argument, ast.Constant)
+                and isinstance(argument.value, str)
+                and _VARIABLE.match(argument.value)
+            ):
+                found.add(argument.value)
+    return found
+
+
+def test_the_reader_finds_every_spelling() -> None:
+    source = (
+        "import os\n"
+        "a = env.get('ONE', '')\n"
+        "b = os.environ.get('TWO')\n"
+        "c = os.environ['THREE']\n"
+        "d = os.getenv('FOUR')\n"
+        "e = _required(env, 'FIVE')\n"
+        "f = _whole_number(env, 'SIX', 1, 0, 2)\n"
+        "g = settings.get('NOT_AN_ENV_READ')\n"
+    )
+    assert variables_read(source) == {"ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX"}
+
+
+def code_variables() -> set[str]:
+    return {
+        name
+        for folder in CODE_DIRS
+        for path in sorted(folder.rglob("*.py"))
+        for name in variables_read(path.read_text(encoding="utf-8"))
+    }
+
+
+def test_every_variable_the_code_reads_is_declared_for_every_function() -> None:
+    read = code_variables()
+    template = Template(TEMPLATE, stack_name=STACK)
+
+    assert {"INPUT_BUCKET", "UPLOAD_QUEUE_URL", "IN_FLIGHT_TABLE"} <= read  # the reader works
+    for spec in template.functions():
+        missing = read - set(spec.environment)
+        assert not missing, f"{spec.logical_id} is not given {sorted(missing)}"
+
+
+def test_every_declared_variable_is_read() -> None:
+    """A variable no one reads is a setting that silently does nothing (a parameter that
+    was removed from the code, such as ReconcileLookbackHours)."""
+    read = code_variables() | READ_BY_LIBRARIES
+    template = Template(TEMPLATE, stack_name=STACK)
+
+    for spec in template.functions():
+        unread = set(spec.environment) - read
+        assert not unread, f"{spec.logical_id} declares {sorted(unread)}, read by nothing"
 
 
 # -- one Powertools version --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -13,8 +14,12 @@ from local_pipeline.template import Template
 from tests.conftest import REPO
 from transcription_pipeline.config import load_settings
 from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES
+from transcription_pipeline.start import IN_FLIGHT_DAYS, retry_delay
 
 STACK = "transcription-pipeline"
+DAY = 24 * 3600
+# Message ids enough to meet the whole range of retry_delay's jitter (50-100 %).
+MESSAGE_IDS = [f"{index:08x}-0000-4000-8000-000000000000" for index in range(4096)]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,9 @@ def matches(pattern: str, arn: str) -> bool:
     return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), arn) is not None
 
 
-@pytest.mark.parametrize("function", ["StartTranscriptionFunction", "ProcessTranscriptFunction"])
+@pytest.mark.parametrize(
+    "function", ["StartTranscriptionFunction", "ProcessTranscriptFunction", "ReconcileFunction"]
+)
 def test_each_function_environment_is_a_valid_configuration(
     template: Template, function: str
 ) -> None:
@@ -54,6 +61,12 @@ def test_each_function_environment_is_a_valid_configuration(
     settings = load_settings(environment)
 
     assert settings.output_bucket == template.physical_name("OutputBucket")
+    # What build_dependencies needs, naming this stack's queue, table and role.
+    assert settings.upload_queue_url == template.resolve({"Ref": "UploadQueue"})
+    assert settings.in_flight_table == template.physical_name("InFlightTable")
+    assert settings.data_access_role_arn == template.resolve(
+        {"Fn::GetAtt": ["TranscribeDataAccessRole", "Arn"]}
+    )
     assert environment["POWERTOOLS_SERVICE_NAME"]
     assert environment["POWERTOOLS_METRICS_NAMESPACE"]
     assert environment["AWS_ENDPOINT_URL"] == ""  # declared so sam local can override it
@@ -73,10 +86,132 @@ def test_event_rule_filters_on_this_stack_s_job_prefix(template: Template) -> No
     ]
 
 
-def test_start_function_listens_to_every_object_created(template: Template) -> None:
-    (event,) = template.function("StartTranscriptionFunction").events.values()
-    assert event["Type"] == "S3"
-    assert event["Properties"]["Events"] == "s3:ObjectCreated:*"
+def test_every_object_created_reaches_the_upload_queue(template: Template) -> None:
+    bucket = template.resources["InputBucket"]
+    configuration = template.resolve(bucket["Properties"]["NotificationConfiguration"])
+
+    assert configuration == {
+        "QueueConfigurations": [
+            {
+                "Event": "s3:ObjectCreated:*",
+                "Queue": template.resolve({"Fn::GetAtt": ["UploadQueue", "Arn"]}),
+            }
+        ]
+    }
+    # S3 checks it may send to the queue when the notification is set up.
+    assert bucket["DependsOn"] == "UploadQueuePolicy"
+
+
+def test_the_start_function_reads_the_upload_queue_in_partial_batches(
+    template: Template,
+) -> None:
+    spec = template.function("StartTranscriptionFunction")
+    (event,) = spec.events.values()
+    properties = event["Properties"]
+
+    assert event["Type"] == "SQS"
+    assert properties["Queue"] == template.resolve({"Fn::GetAtt": ["UploadQueue", "Arn"]})
+    # The function answers which messages to retry; without this Lambda would retry the
+    # whole batch, and ignore the answer.
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 1 <= int(properties["BatchSize"]) <= 10
+    assert "MaximumBatchingWindowInSeconds" not in properties  # at most 10: none needed
+    assert properties["ScalingConfig"] == {
+        "MaximumConcurrency": template.parameters["StartMaximumConcurrency"]
+    }
+    # Lambda's advice for SQS event sources: a visibility timeout of six times the timeout.
+    queue = template.resolve(template.resources["UploadQueue"]["Properties"])
+    timeout = int(template.resources["StartTranscriptionFunction"]["Properties"]["Timeout"])
+    assert int(queue["VisibilityTimeout"]) >= 6 * timeout
+
+
+def test_the_start_function_is_invoked_by_its_queue_only(template: Template) -> None:
+    """No asynchronous invocation settings left from the S3 trigger: the event source
+    mapping invokes synchronously, and the queue, not Lambda, keeps what failed."""
+    properties = template.resources["StartTranscriptionFunction"]["Properties"]
+
+    assert "EventInvokeConfig" not in properties
+    assert "ReservedConcurrentExecutions" not in properties
+
+
+def retry_horizon(max_receive_count: int, message_id: str) -> int:
+    """Seconds from a message's first failure to the dead-letter queue: after each of its
+    maxReceiveCount receives it waits retry_delay(receive count) on the queue."""
+    return sum(retry_delay(count, message_id) for count in range(1, max_receive_count + 1))
+
+
+def test_a_quota_never_dead_letters_an_upload_within_two_days(template: Template) -> None:
+    """A message that keeps meeting a quota goes to the dead-letter queue only after
+    maxReceiveCount tries: with retry_delay's growing delays that is days, for every
+    message (the jitter can halve its delays), and the queue keeps it that long."""
+    queue = template.resolve(template.resources["UploadQueue"]["Properties"])
+    redrive = queue["RedrivePolicy"]
+    max_receives = int(redrive["maxReceiveCount"])
+    horizons = [retry_horizon(max_receives, message_id) for message_id in MESSAGE_IDS]
+
+    assert max_receives >= 100
+    assert redrive["deadLetterTargetArn"] == template.resolve(
+        {"Fn::GetAtt": ["StartTranscriptionDeadLetterQueue", "Arn"]}
+    )
+    assert min(horizons) >= 2 * DAY, (
+        f"a message can be dead-lettered after {min(horizons) / 3600:.1f} h of quota"
+    )
+    # Retention counts from the first send: the queue must outlast the longest horizon,
+    # and the dead-letter queue the queue (a dead letter keeps its first send time).
+    retention = int(queue["MessageRetentionPeriod"])
+    assert retention >= max(horizons)
+    dead_letters = template.resources["StartTranscriptionDeadLetterQueue"]["Properties"]
+    assert int(dead_letters["MessageRetentionPeriod"]) >= retention
+    # An item in flight outlives the queue's retention (IN_FLIGHT_DAYS, start.py).
+    assert retention < IN_FLIGHT_DAYS * DAY
+
+
+def test_only_the_input_bucket_may_send_to_the_upload_queue(template: Template) -> None:
+    policy = template.resolve(template.resources["UploadQueuePolicy"]["Properties"])
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    input_bucket_arn = f"arn:aws:s3:::{template.physical_name('InputBucket')}"
+
+    assert policy["Queues"] == [template.resolve({"Ref": "UploadQueue"})]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == template.resolve({"Fn::GetAtt": ["UploadQueue", "Arn"]})
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": template.account_id},
+        "ArnLike": {"aws:SourceArn": input_bucket_arn},
+    }
+
+
+def test_the_upload_queue_is_encrypted_at_rest(template: Template) -> None:
+    for queue in template.resources_of_type("AWS::SQS::Queue"):
+        properties = template.resources[queue]["Properties"]
+        assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties
+
+
+@pytest.mark.parametrize("customer_key", ["false", "true"])
+def test_the_in_flight_table_is_what_the_code_reads_and_writes(customer_key: str) -> None:
+    from transcription_pipeline.aws.dynamodb import _CHECKPOINT_KEY
+
+    stack = Template(
+        REPO / "template.yaml",
+        stack_name=STACK,
+        parameter_overrides={"CustomerManagedKey": customer_key},
+    )
+    table = stack.resolve(stack.resources["InFlightTable"]["Properties"])
+
+    assert table["KeySchema"] == [
+        {"AttributeName": "source_key", "KeyType": "HASH"},
+        {"AttributeName": "job_name", "KeyType": "RANGE"},
+    ]
+    assert set(_CHECKPOINT_KEY) == {"source_key", "job_name"}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"  # a burst is not throttled by capacity
+    if customer_key == "true":
+        assert table["SSESpecification"] == {
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": stack.resolve({"Fn::GetAtt": ["EncryptionKey", "Arn"]}),
+        }
 
 
 def test_raw_output_prefix_expires(template: Template) -> None:
@@ -103,9 +238,20 @@ def test_buckets_are_private_encrypted_and_tls_only(template: Template, bucket: 
         if res["Type"] == "AWS::S3::BucketPolicy" and res["Properties"]["Bucket"] == {"Ref": bucket}
     ]
     (policy,) = policies
-    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert deny["Effect"] == "Deny"
+    statements = template.resolve(policy["Properties"]["PolicyDocument"]["Statement"])
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # The only other grant: S3 Inventory of this stack's input bucket, into _inventory/.
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert allows == [] or (bucket == "OutputBucket" and len(allows) == 1)
+    for grant in allows:
+        assert grant["Principal"] == {"Service": "s3.amazonaws.com"}
+        assert grant["Action"] == "s3:PutObject"
+        assert grant["Resource"] == f"arn:aws:s3:::{template.physical_name(bucket)}/_inventory/*"
+        assert grant["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": template.account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{template.physical_name('InputBucket')}"},
+        }
 
 
 def test_process_function_may_write_exactly_the_outputs(template: Template) -> None:
@@ -143,22 +289,38 @@ def test_sam_local_env_file_only_sets_declared_variables(template: Template) -> 
 
 
 def test_sample_events_match_the_template(template: Template) -> None:
-    """events/ must describe this stack: its input bucket and its job-name prefix."""
+    """events/ must describe this stack: its input bucket, its upload queue and its
+    job-name prefix."""
     put = json.loads((REPO / "events" / "s3-put.json").read_text())
+    queued = json.loads((REPO / "events" / "sqs-upload.json").read_text())
     completed = json.loads((REPO / "events" / "transcribe-completed.json").read_text())
 
     assert put["Records"][0]["s3"]["bucket"]["name"] == template.physical_name("InputBucket")
     assert "+" in put["Records"][0]["s3"]["object"]["key"]  # a space, encoded as S3 does
+    (message,) = queued["Records"]
+    assert json.loads(message["body"]) == put  # the sample upload, as S3 queues it
+    message_ids = set()
+    for queued_file, s3_file in (
+        ("sqs-upload.json", "s3-put.json"),
+        ("sqs-upload-unsupported.json", "s3-put-unsupported.json"),
+    ):
+        (message,) = json.loads((REPO / "events" / queued_file).read_text())["Records"]
+        assert message["body"] == json.dumps(
+            json.loads((REPO / "events" / s3_file).read_text()), separators=(",", ":")
+        )
+        assert message["md5OfBody"] == hashlib.md5(message["body"].encode()).hexdigest()
+        assert message["eventSource"] == "aws:sqs"
+        upload_queue = template.resolve({"Fn::GetAtt": ["UploadQueue", "Arn"]})
+        assert message["eventSourceARN"] == upload_queue
+        assert message["attributes"]["ApproximateReceiveCount"] == "1"
+        message_ids.add(message["messageId"])
+    assert len(message_ids) == 2
     prefix = template.function("ProcessTranscriptFunction").environment["JOB_NAME_PREFIX"]
     assert completed["detail"]["TranscriptionJobName"].startswith(prefix)
 
 
 @pytest.mark.parametrize(
-    ("function", "queue"),
-    [
-        ("StartTranscriptionFunction", "StartTranscriptionDeadLetterQueue"),
-        ("ProcessTranscriptFunction", "ProcessTranscriptDeadLetterQueue"),
-    ],
+    ("function", "queue"), [("ProcessTranscriptFunction", "ProcessTranscriptDeadLetterQueue")]
 )
 def test_asynchronous_failures_end_in_a_dead_letter_queue(
     template: Template, function: str, queue: str
@@ -208,23 +370,28 @@ def test_reconciliation_runs_on_the_configured_schedule(template: Template) -> N
     assert template.function("ReconcileFunction").environment["RECONCILE_MIN_AGE_MINUTES"] == "60"
 
 
-def test_start_concurrency_cap_is_a_parameter() -> None:
-    def reserved(value: str) -> Any:
-        capped = Template(
-            REPO / "template.yaml",
-            stack_name=STACK,
-            parameter_overrides={"StartConcurrency": value},
-        )
-        properties = capped.resolve(capped.resources["StartTranscriptionFunction"]["Properties"])
-        return properties.get("ReservedConcurrentExecutions")
+def test_start_maximum_concurrency_is_a_parameter() -> None:
+    def maximum(value: str | None) -> Any:
+        overrides = {} if value is None else {"StartMaximumConcurrency": value}
+        stack = Template(REPO / "template.yaml", stack_name=STACK, parameter_overrides=overrides)
+        (event,) = stack.function("StartTranscriptionFunction").events.values()
+        return event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
 
-    assert reserved("10") == "10"
-    assert reserved("0") is None  # no cap: deployable in low-limit accounts
+    assert maximum("20") == "20"
+    assert maximum(None) == "5"  # about 25 StartTranscriptionJob a second, Transcribe's rate
+    parameter = Template(REPO / "template.yaml", stack_name=STACK).document["Parameters"][
+        "StartMaximumConcurrency"
+    ]
+    # Lambda accepts 2 to 1000 for an SQS event source's MaximumConcurrency.
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (2, 1000)
 
 
 def test_the_default_deploy_reserves_no_concurrency(template: Template) -> None:
-    """Lambda keeps 10 executions of an account unreserved; new accounts have 10 in all."""
-    assert template.document["Parameters"]["StartConcurrency"]["Default"] == 0
+    """Lambda keeps 10 executions of an account unreserved; new accounts have 10 in all.
+    MaximumConcurrency caps the start function without a reservation."""
+    parameters = template.document["Parameters"]
+    assert "StartConcurrency" not in parameters
+    assert "ReconcileLookbackHours" not in parameters
     for spec in template.functions():
         properties = template.resolve(template.resources[spec.logical_id]["Properties"])
         assert properties.get("ReservedConcurrentExecutions") is None, spec.logical_id
@@ -247,8 +414,23 @@ def test_alarms_watch_dead_letters_errors_and_failed_jobs(template: Template) ->
     }
     environment = template.function("ProcessTranscriptFunction").environment
     failed_jobs = [a for a in alarms.values() if a.get("MetricName") == "JobsFailed"]
+    dead_letter_queues = {
+        queue
+        for queue in template.resources_of_type("AWS::SQS::Queue")
+        if queue != "UploadQueue"  # where uploads wait: a burst fills it, and pages nobody
+    }
+    redrive = template.resources["UploadQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in dead_letter_queues
 
-    assert watched_queues == set(template.resources_of_type("AWS::SQS::Queue"))
+    assert watched_queues == dead_letter_queues
+    depth = ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible")
+    assert not [
+        a
+        for a in alarms.values()
+        if a["Namespace"] == "AWS/SQS"
+        and a["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["UploadQueue", "QueueName"]}
+        and a["MetricName"] in depth
+    ]
     assert watched_functions == {spec.logical_id for spec in template.functions()}
     (alarm,) = failed_jobs
     # The metric the process handler emits, in the namespace and service it emits it under.

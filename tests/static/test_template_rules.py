@@ -152,12 +152,53 @@ def test_samconfig_environments_are_accepted(environment: str) -> None:
         {"LanguageCode": "ja-JP", "VocabularyName": "namen"},
         # LanguageOptions are not used with a fixed language, so not checked against it.
         {"LanguageCode": "fr-FR", "LanguageOptions": "en-US,en-GB"},
-        {"StartConcurrency": "10"},
+        {"StartMaximumConcurrency": "2"},
+        {"StartMaximumConcurrency": "1000"},
+        {"ReconcileMinAgeMinutes": "5", "ReconcileIntervalMinutes": "2"},
+        {"InputInventory": "true", "CustomerManagedKey": "true"},
     ],
     ids=lambda values: ",".join(f"{k}={v}" for k, v in values.items()),
 )
 def test_documented_combinations_are_accepted(values: dict[str, str]) -> None:
     assert parameter_refusals(TEMPLATE, values) == []
+
+
+@pytest.mark.parametrize(
+    ("values", "refusal"),
+    [
+        # Lambda's range for an SQS event source's MaximumConcurrency.
+        (
+            {"StartMaximumConcurrency": "1"},
+            "Parameter StartMaximumConcurrency: 1 is below MinValue 2",
+        ),
+        (
+            {"StartMaximumConcurrency": "1001"},
+            "Parameter StartMaximumConcurrency: 1001 is above MaxValue 1000",
+        ),
+        ({"InputInventory": "yes"}, "Parameter InputInventory: 'yes' is not an allowed value"),
+        # Removed with the upload queue: a samconfig.toml still naming them fails the deploy.
+        ({"StartConcurrency": "10"}, "Parameter StartConcurrency is not in the template"),
+        (
+            {"ReconcileLookbackHours": "24"},
+            "Parameter ReconcileLookbackHours is not in the template",
+        ),
+    ],
+    ids=lambda value: ",".join(value) if isinstance(value, dict) else "",
+)
+def test_reliability_parameters_out_of_range_or_removed_are_refused(
+    values: dict[str, str], refusal: str
+) -> None:
+    assert parameter_refusals(TEMPLATE, values) == [refusal]
+
+
+def test_every_parameter_is_in_a_parameter_group() -> None:
+    """The console shows parameters by group: a new one (or a removed one) is in exactly
+    one group, and no group names a parameter the template no longer has."""
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+
+    assert sorted(grouped) == sorted(TEMPLATE["Parameters"])
+    assert len(grouped) == len(set(grouped))
 
 
 def test_every_pair_of_different_languages_is_accepted() -> None:

@@ -17,6 +17,8 @@ def test_defaults_are_safe() -> None:
     assert settings.max_speakers == 10
     assert settings.vocabulary_name is None
     assert settings.pii_redaction is False
+    assert settings.data_access_role_arn is None  # no role: jobs are not queued
+    assert settings.reconcile_min_age_minutes == 60
 
 
 def test_automatic_language_identification() -> None:
@@ -32,7 +34,7 @@ def test_automatic_language_identification() -> None:
         ({"OUTPUT_BUCKET": ""}, "OUTPUT_BUCKET"),
         ({"INPUT_BUCKET": ""}, "INPUT_BUCKET"),
         ({"RECONCILE_MIN_AGE_MINUTES": "1"}, "RECONCILE_MIN_AGE_MINUTES"),
-        ({"RECONCILE_LOOKBACK_HOURS": "0"}, "RECONCILE_LOOKBACK_HOURS"),
+        ({"RECONCILE_MIN_AGE_MINUTES": "1441"}, "RECONCILE_MIN_AGE_MINUTES"),
         ({"JOB_NAME_PREFIX": "bad prefix"}, "JOB_NAME_PREFIX"),
         ({"LANGUAGE_CODE": "english"}, "LANGUAGE_CODE"),
         ({"LANGUAGE_CODE": "auto", "LANGUAGE_OPTIONS": "en-US"}, "at least 2"),
@@ -59,3 +61,20 @@ def test_flags_accept_the_template_values() -> None:
     settings = load_settings({**BASE, "SPEAKER_LABELS": "false", "PII_REDACTION": "true"})
     assert settings.speaker_labels is False
     assert settings.pii_redaction is True
+
+
+def test_the_queue_the_table_and_the_data_access_role_are_read() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "UPLOAD_QUEUE_URL": " https://sqs.us-east-1.amazonaws.com/1/q ",
+            "IN_FLIGHT_TABLE": "stack-InFlightTable",
+            "TRANSCRIBE_DATA_ACCESS_ROLE_ARN": "arn:aws:iam::1:role/stack-TranscribeDataAccessRole",
+            "RECONCILE_MIN_AGE_MINUTES": "15",
+        }
+    )
+
+    assert settings.upload_queue_url == "https://sqs.us-east-1.amazonaws.com/1/q"
+    assert settings.in_flight_table == "stack-InFlightTable"
+    assert settings.data_access_role_arn == "arn:aws:iam::1:role/stack-TranscribeDataAccessRole"
+    assert settings.reconcile_min_age_minutes == 15

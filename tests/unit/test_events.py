@@ -8,8 +8,14 @@ import pytest
 from tests.conftest import EVENTS
 from transcription_pipeline.events import (
     MalformedEvent,
+    Origin,
+    Upload,
+    is_test_event,
     parse_job_state_change,
+    parse_queued_message,
     parse_upload,
+    queued_records,
+    s3_notification,
     upload_records,
 )
 
@@ -114,3 +120,100 @@ def test_malformed_transcribe_events(mutate: Any) -> None:
     mutate(event)
     with pytest.raises(MalformedEvent):
         parse_job_state_change(event)
+
+
+# -- the upload queue: SQS records carrying S3 notifications ------------------------------------
+
+
+def sqs_record(**changes: Any) -> dict[str, Any]:
+    (record,) = queued_records(sample("sqs-upload.json"))
+    assert isinstance(record, dict)
+    record.update(changes)
+    return record
+
+
+def test_sample_sqs_event_carries_the_sample_s3_notification() -> None:
+    message = parse_queued_message(sqs_record())
+
+    assert message.message_id == "2e1424d4-f796-459a-8184-9c92662be6da"
+    assert message.receipt_handle.startswith("AQEB")
+    assert message.receive_count == 1
+    assert message.origin is Origin.S3  # no origin attribute: S3's own notification
+    assert message.notification == sample("s3-put.json")
+    (record,) = upload_records(message.notification)
+    assert parse_upload(record).key == "uploads/My Talk.mp4"
+
+
+@pytest.mark.parametrize(("count", "expected"), [("1", 1), ("7", 7), ("0", 1), (None, 1)])
+def test_receive_count_comes_from_the_sqs_attributes(count: str | None, expected: int) -> None:
+    attributes = {} if count is None else {"ApproximateReceiveCount": count}
+
+    assert parse_queued_message(sqs_record(attributes=attributes)).receive_count == expected
+
+
+@pytest.mark.parametrize("origin", ["backfill", "reconcile", "s3"])
+def test_origin_is_the_message_attribute_as_lambda_spells_it(origin: str) -> None:
+    attributes = {"origin": {"stringValue": origin, "dataType": "String"}}
+
+    message = parse_queued_message(sqs_record(messageAttributes=attributes))
+
+    assert message.origin == Origin(origin)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"messageId": ""},
+        {"messageId": None},
+        {"receiptHandle": None},
+        {"body": "not json"},
+        {"body": "[1]"},
+        {"body": None},
+        {"attributes": {"ApproximateReceiveCount": "many"}},
+        {"messageAttributes": {"origin": {"stringValue": "elsewhere", "dataType": "String"}}},
+    ],
+    ids=lambda changes: ",".join(f"{k}={v}" for k, v in changes.items()),
+)
+def test_malformed_sqs_records_are_refused(changes: dict[str, Any]) -> None:
+    with pytest.raises(MalformedEvent):
+        parse_queued_message(sqs_record(**changes))
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": "x"}, {"Records": None}])
+def test_an_sqs_event_without_records_is_malformed(event: dict[str, Any]) -> None:
+    with pytest.raises(MalformedEvent):
+        queued_records(event)
+
+
+def test_s3_test_event_is_told_apart() -> None:
+    assert is_test_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
+    assert not is_test_event(sample("s3-put.json"))
+
+
+@pytest.mark.parametrize(
+    ("key", "version_id"),
+    [
+        ("uploads/My Talk.mp4", None),
+        ("C++ & 100% sure/caf\u00e9 \u2713.mp3", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"),
+        ("a+b/%41.wav", None),
+    ],
+)
+def test_s3_notification_is_read_back_as_the_same_upload(key: str, version_id: str | None) -> None:
+    """Backfill and reconciliation write S3's shape (key encoded as S3 encodes it), so the
+    start function reads their messages with the code it reads S3's with."""
+    upload = Upload(
+        bucket="in-bucket",
+        key=key,
+        size=1234,
+        etag="7372c15e30c9f4dbbd8fa2cecd611189",
+        version_id=version_id,
+        event_time="2026-11-24T10:00:00Z",
+        origin=Origin.RECONCILE,
+    )
+
+    (record,) = upload_records(json.loads(s3_notification(upload)))
+
+    assert record["eventSource"] == "aws:s3"
+    assert record["eventName"].startswith("ObjectCreated:")
+    assert " " not in record["s3"]["object"]["key"]
+    assert parse_upload(record) == Upload(**{**upload.__dict__, "origin": Origin.S3})

@@ -62,3 +62,17 @@ def test_vocabulary_with_a_fixed_language() -> None:
         "MaxSpeakerLabels": 4,
         "VocabularyName": "product-names",
     }
+
+
+def test_with_the_data_access_role_jobs_may_wait_in_transcribe_s_queue() -> None:
+    role = "arn:aws:iam::123456789012:role/stack-TranscribeDataAccessRole"
+    settings = load_settings({**BASE, "TRANSCRIBE_DATA_ACCESS_ROLE_ARN": role})
+
+    request = build_job_request(settings, SOURCE, MediaFormat.MP3, "stack.job")
+
+    # Above the concurrent-job quota the job is queued, not refused; Transcribe reads and
+    # writes as this role while it waits.
+    assert request["JobExecutionSettings"] == {
+        "AllowDeferredExecution": True,
+        "DataAccessRoleArn": role,
+    }
