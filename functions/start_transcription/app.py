@@ -90,13 +90,22 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(
             name="UploadsWaitingForCapacity", unit=MetricUnit.Count, value=at_capacity
         )
-    for deferred in batch.deferred:
-        if deferred.error is not None and not isinstance(deferred.error, CapacityExceeded):
-            logger.warning(
-                "upload put back on the queue; it is retried later",
-                extra={"message_id": deferred.message_id, "delay_seconds": deferred.delay_seconds},
-                exc_info=deferred.error,
-            )
+    after_errors = [
+        d
+        for d in batch.deferred
+        if d.error is not None and not isinstance(d.error, CapacityExceeded)
+    ]
+    if after_errors:
+        # Not a quota: something is wrong (StartRetriesAlarm), though the queue keeps trying.
+        metrics.add_metric(
+            name="UploadsRetriedAfterErrors", unit=MetricUnit.Count, value=len(after_errors)
+        )
+    for deferred in after_errors:
+        logger.warning(
+            "upload put back on the queue; it is retried later",
+            extra={"message_id": deferred.message_id, "delay_seconds": deferred.delay_seconds},
+            exc_info=deferred.error,
+        )
     if batch.test_events:
         metrics.add_metric(name="IgnoredEvents", unit=MetricUnit.Count, value=batch.test_events)
     logger.info(

@@ -372,3 +372,42 @@ def test_backfill_messages_hold_what_the_start_function_reads(stack: Stack) -> N
     assert ours == s3_record(stack.input_bucket, key, body)["s3"]["object"]["key"]
     assert stack.start(message, origin="backfill").failures == []
     assert job_names(stack) == [stack.job_name_of(key)]
+
+
+# -- what pages someone: errors do, waiting for capacity does not ------------------------------
+
+
+def metric_values(output: str, name: str) -> list[float]:
+    """The values of one metric in the Embedded Metric Format lines a handler printed."""
+    values: list[float] = []
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        if name in document:
+            value = document[name]
+            values.extend(value if isinstance(value, list) else [value])
+    return values
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_an_error_counts_toward_the_retries_alarm_and_a_quota_does_not(
+    stack: Stack, fake_aws_answer: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_aws_answer(
+        "s3",
+        "GetObject",
+        500,
+        {"Error": {"Code": "InternalError", "Message": "We encountered an internal error."}},
+        when=lambda params: params.get("Key") == "m/broken.mp3",
+    )
+    fake_aws_answer(
+        "transcribe", "StartTranscriptionJob", 400, QUOTA, when=media_uri_ends_with("busy.mp3")
+    )
+    capsys.readouterr()
+    stack.start(upload(stack, "m/broken.mp3", "tone.mp3"), upload(stack, "m/busy.mp3", "tone.mp3"))
+    printed = capsys.readouterr().out
+
+    # StartRetriesAlarm (template.yaml) watches UploadsRetriedAfterErrors: one for the 500.
+    assert metric_values(printed, "UploadsRetriedAfterErrors") == [1.0]
+    assert metric_values(printed, "UploadsWaitingForCapacity") == [1.0]

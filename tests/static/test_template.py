@@ -445,6 +445,12 @@ def test_alarms_watch_dead_letters_errors_and_failed_jobs(template: Template) ->
     (skipped,) = [a for a in alarms.values() if a.get("MetricName") == "ReconcileItemsFailed"]
     assert skipped["Dimensions"] == alarm["Dimensions"]
     assert '"ReconcileItemsFailed"' in (REPO / "functions" / "reconcile" / "app.py").read_text()
+    # Uploads retried after an error (not a quota): the start handler's metric, alarmed.
+    (retries,) = [a for a in alarms.values() if a.get("MetricName") == "UploadsRetriedAfterErrors"]
+    assert retries["Dimensions"] == alarm["Dimensions"]
+    start_handler = (REPO / "functions" / "start_transcription" / "app.py").read_text()
+    assert 'name="UploadsRetriedAfterErrors"' in start_handler
+    assert not [a for a in alarms.values() if a.get("MetricName") == "UploadsWaitingForCapacity"]
 
 
 def test_alarm_email_is_optional(template: Template) -> None:

@@ -52,8 +52,8 @@ from transcription_pipeline.publish import (
 IN_FLIGHT_DAYS = 15
 # A message that cannot be handled yet (a quota, a 5xx) is retried after a delay that
 # doubles from FIRST_RETRY_SECONDS up to LAST_RETRY_SECONDS (with jitter, so a burst
-# does not come back at once). With the queue's maxReceiveCount of 100 in template.yaml
-# a message reaches the dead-letter queue after two to three days of trying, never
+# does not come back at once). With the queue's maxReceiveCount of 300 in template.yaml
+# a message reaches the dead-letter queue after six to twelve days of trying, never
 # after minutes.
 FIRST_RETRY_SECONDS = 60
 LAST_RETRY_SECONDS = 3600
