@@ -116,7 +116,7 @@ def test_a_capacity_error_defers_the_rest_of_the_batch_unread(
     assert delivery.failures == ids  # every message goes back, none is lost
     # Only the first upload was read and tried; the others would meet the same answer.
     read = {c.params["Key"] for c in api_calls if c.operation in ("GetObject", "HeadObject")}
-    assert read <= {keys[0]}
+    assert read <= {keys[0], keys[0] + ".options.json"}  # its bytes, and its options sidecar
     assert {c["TranscriptionJobName"] for c in refusals} == {stack.job_name_of(keys[0])}
     assert job_names(stack) == []
     assert stack.in_flight() == []

@@ -23,14 +23,13 @@ def test_default_request() -> None:
     }
 
 
-def test_identification_vocabulary_and_redaction() -> None:
+def test_identification_without_speaker_labels() -> None:
     settings = load_settings(
         {
             **BASE,
             "LANGUAGE_CODE": "auto",
             "LANGUAGE_OPTIONS": "en-US,fr-FR",
             "SPEAKER_LABELS": "false",
-            "PII_REDACTION": "true",
         }
     )
 
@@ -40,8 +39,48 @@ def test_identification_vocabulary_and_redaction() -> None:
     assert request["IdentifyLanguage"] is True
     assert request["LanguageOptions"] == ["en-US", "fr-FR"]
     assert "Settings" not in request
-    assert request["ContentRedaction"] == {"RedactionType": "PII", "RedactionOutput": "redacted"}
+    assert "ContentRedaction" not in request
     assert "MediaSampleRateHertz" not in request
+
+
+def test_redaction() -> None:
+    settings = load_settings({**BASE, "LANGUAGE_CODE": "es-US", "PII_REDACTION": "true"})
+
+    request = build_job_request(settings, SOURCE, MediaFormat.WEBM, "stack.job")
+
+    assert request["LanguageCode"] == "es-US"
+    assert request["ContentRedaction"] == {"RedactionType": "PII", "RedactionOutput": "redacted"}
+
+
+def test_per_file_options_shape_the_request() -> None:
+    from transcription_pipeline.options import FileOptions, Source, resolve
+
+    settings = load_settings(BASE)
+    options = resolve(
+        [
+            Source(
+                "sidecar",
+                FileOptions(
+                    language="auto",
+                    language_options=("de-DE", "fr-FR"),
+                    channels=True,
+                    vocabulary_filter="swears",
+                    vocabulary_filter_method="tag",
+                ),
+            )
+        ],
+        settings.stack_options(),
+    )
+
+    request = build_job_request(settings, SOURCE, MediaFormat.MP3, "stack.job.0123abcd", options)
+
+    assert request["IdentifyLanguage"] is True
+    assert request["LanguageOptions"] == ["de-DE", "fr-FR"]
+    assert request["Settings"] == {
+        "ChannelIdentification": True,
+        "VocabularyFilterName": "swears",
+        "VocabularyFilterMethod": "tag",
+    }
 
 
 def test_customer_key_encrypts_transcribe_output() -> None:

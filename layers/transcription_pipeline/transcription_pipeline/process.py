@@ -16,6 +16,7 @@ from transcription_pipeline.aws import (
 )
 from transcription_pipeline.config import Settings
 from transcription_pipeline.error_records import failure_record
+from transcription_pipeline.file_options import options_of_upload, stack_resolved
 from transcription_pipeline.naming import (
     SUBTITLES_SRT,
     SUBTITLES_VTT,
@@ -28,7 +29,7 @@ from transcription_pipeline.naming import (
     parse_s3_uri,
     parse_transcript_uri,
 )
-from transcription_pipeline.options import SpeakerNames, names_by_label
+from transcription_pipeline.options import OptionError, SpeakerNames, names_by_label
 from transcription_pipeline.performance import without_cyclic_gc
 from transcription_pipeline.publish import publish_error, publish_outputs, record_metadata
 from transcription_pipeline.render import build_cues, srt_from_cues, text_from_words, vtt_from_cues
@@ -170,11 +171,18 @@ def _publish_answer(
         return ProcessResult(ProcessOutcome.UNKNOWN)
     source = parse_s3_uri(job.media_uri)
     current = store.head(source)
+    try:
+        options = options_of_upload(source, current.metadata if current else {}, settings, store)
+    except OptionError:
+        # Options made invalid since the job started: that change was rejected in its own
+        # right (error.json), so this job is not the upload's current one.
+        options = stack_resolved(settings)
+    variant = options.transcription_fingerprint(stack_resolved(settings))
     if current is not None and (
-        job_name_for(settings.job_name_prefix, source, current.revision) != job.name
+        job_name_for(settings.job_name_prefix, source, current.revision, variant) != job.name
     ):
-        # The key now holds newer content with its own job: an older job's late answer
-        # must not overwrite the newer one (reordered or replayed events).
+        # The key now holds newer content, or asks for other options, with its own job: an
+        # older job's late answer must not overwrite the newer one.
         return ProcessResult(ProcessOutcome.SUPERSEDED, source)
     # The source may be deleted already; its answer is still written.
     metadata = record_metadata(current.revision if current else None, job.name)
@@ -218,7 +226,14 @@ def _publish_answer(
     except TranscriptFormatError as error:
         return record_failure(f"Transcript could not be read: {error}", transcript_bytes=len(raw))
 
-    rendered = render_outputs(raw, transcript, source, created_at)
+    rendered = render_outputs(
+        raw,
+        transcript,
+        source,
+        created_at,
+        title=options.title,
+        speaker_names=options.speaker_names,
+    )
     publish_outputs(store, settings.output_bucket, source.key, rendered.files, metadata)
     return ProcessResult(
         ProcessOutcome.PUBLISHED,

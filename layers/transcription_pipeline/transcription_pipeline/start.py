@@ -32,6 +32,7 @@ from transcription_pipeline.events import (
     parse_upload,
     upload_records,
 )
+from transcription_pipeline.file_options import is_sidecar, options_of_upload, stack_resolved
 from transcription_pipeline.media import MediaCheck, MediaFormat, check_media
 from transcription_pipeline.naming import (
     S3Location,
@@ -40,6 +41,7 @@ from transcription_pipeline.naming import (
     raw_output_key,
     revision_of,
 )
+from transcription_pipeline.options import OptionError, ResolvedOptions
 from transcription_pipeline.publish import (
     REVISION_METADATA,
     final_record_metadata,
@@ -90,9 +92,17 @@ def retry_delay(receive_count: int, message_id: str) -> int:
 
 
 def build_job_request(
-    settings: Settings, source: S3Location, media_format: MediaFormat, job_name: str
+    settings: Settings,
+    source: S3Location,
+    media_format: MediaFormat,
+    job_name: str,
+    options: ResolvedOptions | None = None,
 ) -> dict[str, Any]:
-    """The StartTranscriptionJob request (no sample rate: a wrong one fails the job)."""
+    """The StartTranscriptionJob request for the upload's options (the stack's when None).
+
+    No sample rate: a wrong one fails the job.
+    """
+    chosen = options or stack_resolved(settings)
     request: dict[str, Any] = {
         "TranscriptionJobName": job_name,
         "Media": {"MediaFileUri": source.uri},
@@ -102,20 +112,25 @@ def build_job_request(
     }
     if settings.output_kms_key_arn:
         request["OutputEncryptionKMSKeyId"] = settings.output_kms_key_arn
-    if settings.language_code is not None:
-        request["LanguageCode"] = settings.language_code
+    if chosen.language_code is not None:
+        request["LanguageCode"] = chosen.language_code
     else:
         request["IdentifyLanguage"] = True
-        request["LanguageOptions"] = list(settings.language_options)
+        request["LanguageOptions"] = list(chosen.language_options)
     job_settings: dict[str, Any] = {}
-    if settings.speaker_labels:
+    if chosen.channel_identification:
+        job_settings["ChannelIdentification"] = True
+    elif chosen.max_speakers is not None:
         job_settings["ShowSpeakerLabels"] = True
-        job_settings["MaxSpeakerLabels"] = settings.max_speakers
-    if settings.vocabulary_name:
-        job_settings["VocabularyName"] = settings.vocabulary_name
+        job_settings["MaxSpeakerLabels"] = chosen.max_speakers
+    if chosen.vocabulary:
+        job_settings["VocabularyName"] = chosen.vocabulary
+    if chosen.vocabulary_filter:
+        job_settings["VocabularyFilterName"] = chosen.vocabulary_filter
+        job_settings["VocabularyFilterMethod"] = chosen.vocabulary_filter_method
     if job_settings:
         request["Settings"] = job_settings
-    if settings.pii_redaction:
+    if chosen.redaction:
         request["ContentRedaction"] = {"RedactionType": "PII", "RedactionOutput": "redacted"}
     if settings.data_access_role_arn:
         # Above the concurrent-job quota the job waits in Transcribe's queue instead of
@@ -128,8 +143,8 @@ def build_job_request(
 
 
 def should_skip(key: str) -> bool:
-    """Folder markers and Transcribe's own check files are not uploads."""
-    return key.endswith("/") or is_transcribe_check_file(key)
+    """Folder markers, Transcribe's own check files and option sidecars are not uploads."""
+    return key.endswith("/") or is_transcribe_check_file(key) or is_sidecar(key)
 
 
 def _reserved_key_check(key: str, settings: Settings) -> MediaCheck | None:
@@ -163,6 +178,7 @@ def start_transcription(
 
     bytes_before = store.bytes_read
     last_modified: list[datetime] = []  # of the version read; the event does not carry it
+    metadata: dict[str, str] = {}  # its S3 user metadata: per-file options may be there
 
     def read(offset: int, length: int) -> bytes:
         if length <= 0:
@@ -171,6 +187,7 @@ def start_transcription(
             upload.location, offset, length, version_id=upload.version_id, etag=upload.etag
         )
         last_modified[:1] = [chunk.last_modified]
+        metadata.update(chunk.metadata)
         return chunk.data
 
     try:
@@ -183,6 +200,7 @@ def start_transcription(
             if head is None or head.etag != upload.etag.strip('"'):
                 raise ObjectGone(upload.location.uri)
             last_modified.append(head.last_modified)
+            metadata.update(head.metadata)
     except ObjectGone:
         return StartResult(StartOutcome.GONE, bytes_read=store.bytes_read - bytes_before)
     bytes_read = store.bytes_read - bytes_before
@@ -194,21 +212,30 @@ def start_transcription(
         if recorded.get(REVISION_METADATA) == revision:
             return StartResult(StartOutcome.ANSWERED, check=check, bytes_read=bytes_read)
 
-    if check.media_format is None:
+    options: ResolvedOptions | None = None
+    reason = check.reason
+    if check.media_format is not None:
+        try:
+            options = options_of_upload(upload.location, metadata, settings, store)
+        except OptionError as error:
+            reason = f"The upload's options cannot be used: {error}. Nothing was started."
+    if check.media_format is None or options is None:
         record = rejection_record(
             upload.location,
             size=upload.size,
-            reason=check.reason or "The file is not a supported audio or video format.",
+            reason=reason or "The file is not a supported audio or video format.",
             detected=check.detected,
             occurred_at=upload.event_time,
             revision=revision,
         )
-        metadata = record_metadata(revision, None)
-        publish_error(store, settings.output_bucket, upload.key, record, metadata)
+        publish_error(
+            store, settings.output_bucket, upload.key, record, record_metadata(revision, None)
+        )
         return StartResult(StartOutcome.REJECTED, check=check, bytes_read=bytes_read)
 
-    job_name = job_name_for(settings.job_name_prefix, upload.location, revision)
-    request = build_job_request(settings, upload.location, check.media_format, job_name)
+    variant = options.transcription_fingerprint(stack_resolved(settings))
+    job_name = job_name_for(settings.job_name_prefix, upload.location, revision, variant)
+    request = build_job_request(settings, upload.location, check.media_format, job_name, options)
     try:
         started = jobs.start(request)
     except JobRefused as refusal:
@@ -219,8 +246,9 @@ def start_transcription(
             stage="start",
             occurred_at=upload.event_time,
         )
-        metadata = record_metadata(revision, job_name)
-        publish_error(store, settings.output_bucket, upload.key, record, metadata)
+        publish_error(
+            store, settings.output_bucket, upload.key, record, record_metadata(revision, job_name)
+        )
         return StartResult(StartOutcome.REFUSED, job_name, check, bytes_read)
     # Tracked until its answer exists: reconciliation looks here, not in the bucket.
     in_flight.add(

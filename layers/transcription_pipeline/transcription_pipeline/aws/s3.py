@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ class ObjectHead:
 class RangeRead:
     data: bytes
     last_modified: datetime  # of the object version read: part of its revision
+    metadata: dict[str, str] = field(default_factory=dict)  # its S3 user metadata
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class ObjectStore:
             raise
         body = response["Body"].read()
         self.bytes_read += len(body)
-        return RangeRead(body, response["LastModified"])
+        return RangeRead(body, response["LastModified"], dict(response.get("Metadata", {})))
 
     def read_all(self, location: S3Location) -> bytes:
         try:
