@@ -264,6 +264,20 @@ def iam_requests(
             return [IamRequest("transcribe:GetTranscriptionJob", arn)]
         if operation == "ListTranscriptionJobs":
             return [IamRequest("transcribe:ListTranscriptionJobs", "*")]
+    if service == "events" and operation == "PutEvents":
+        # One request per entry: the bus it goes to, and its source (events:source).
+        requests = []
+        for entry in params["Entries"]:
+            bus = str(entry.get("EventBusName") or "default")
+            arn = (
+                bus
+                if bus.startswith("arn:")
+                else f"arn:{account.partition}:events:{account.region}:{account.account_id}:"
+                f"event-bus/{bus}"
+            )
+            context = {"events:source": str(entry.get("Source", ""))}
+            requests.append(IamRequest("events:PutEvents", arn, context))
+        return requests
     if service == "sqs" and operation in _SQS_ACTIONS:
         return [IamRequest(_SQS_ACTIONS[operation], _sqs_queue(account, str(params["QueueUrl"])))]
     if service == "dynamodb":

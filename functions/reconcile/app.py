@@ -36,6 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         deps.jobs,
         deps.in_flight,
         deps.queue,
+        deps.announcer,
         now=datetime.now(UTC),
         time_is_up=lambda: time.monotonic() > deadline - SAFETY_MARGIN_SECONDS,
         before_list_request=RateLimit(LIST_REQUESTS_PER_SECOND),

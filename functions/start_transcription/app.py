@@ -53,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         deps.jobs,
         deps.in_flight,
         deps.queue,
+        deps.announcer,
         now=datetime.now(UTC),
     )
     for unreadable in batch.unreadable:

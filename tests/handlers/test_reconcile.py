@@ -39,7 +39,13 @@ from tests.handlers.conftest import (
     start_sample_job,
     upload,
 )
-from transcription_pipeline.aws import InFlightJobs, ObjectStore, TranscribeJobs, UploadQueue
+from transcription_pipeline.aws import (
+    Announcer,
+    InFlightJobs,
+    ObjectStore,
+    TranscribeJobs,
+    UploadQueue,
+)
 from transcription_pipeline.config import load_settings
 from transcription_pipeline.reconcile import (
     LIST_REQUESTS_PER_SECOND,
@@ -85,6 +91,7 @@ def reconcile_as_the_function(
             TranscribeJobs(boto3.client("transcribe")),
             InFlightJobs(stack.in_flight_table, boto3.client("dynamodb")),
             UploadQueue(stack.upload_queue_url, boto3.client("sqs")),
+            Announcer(settings.event_source, boto3.client("events")),
             now=datetime.now(UTC),
             time_is_up=time_is_up,
             before_list_request=before_list_request,

@@ -43,6 +43,8 @@ class Settings:
     upload_queue_url: str = ""  # S3 -> this queue -> the start function
     in_flight_table: str = ""  # one item per started job until its answer exists
     reconcile_min_age_minutes: int = 60  # a job older than this should have announced itself
+    # The completion events' EventBridge source: this stack's own.
+    event_source: str = "transcription-pipeline"
     # Per-prefix options (OptionProfiles), longest prefix first.
     option_profiles: tuple[tuple[str, FileOptions], ...] = ()
 
@@ -129,6 +131,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     return Settings(
         option_profiles=option_profiles,
+        event_source=env.get("EVENT_SOURCE", "").strip() or "transcription-pipeline",
         input_bucket=_required(env, "INPUT_BUCKET"),
         output_bucket=_required(env, "OUTPUT_BUCKET"),
         job_name_prefix=job_name_prefix,

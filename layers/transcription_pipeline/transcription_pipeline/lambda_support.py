@@ -10,7 +10,13 @@ from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 
-from transcription_pipeline.aws import InFlightJobs, ObjectStore, TranscribeJobs, UploadQueue
+from transcription_pipeline.aws import (
+    Announcer,
+    InFlightJobs,
+    ObjectStore,
+    TranscribeJobs,
+    UploadQueue,
+)
 from transcription_pipeline.config import ConfigError, Settings, load_settings
 from transcription_pipeline.observability import trace_handler
 
@@ -27,6 +33,7 @@ class Dependencies:
     jobs: TranscribeJobs
     in_flight: InFlightJobs
     queue: UploadQueue
+    announcer: Announcer
 
 
 def build_dependencies() -> Dependencies:
@@ -39,6 +46,7 @@ def build_dependencies() -> Dependencies:
         TranscribeJobs(),
         InFlightJobs(settings.in_flight_table),
         UploadQueue(settings.upload_queue_url),
+        Announcer(settings.event_source),
     )
 
 

@@ -7,7 +7,14 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from transcription_pipeline.announcements import (
+    Announcement,
+    DetailType,
+    not_transcribed,
+    published,
+)
 from transcription_pipeline.aws import (
+    Announcer,
     InFlightJobs,
     ObjectGone,
     ObjectStore,
@@ -57,6 +64,7 @@ class ProcessResult:
     word_count: int = 0
     duration_seconds: float = 0.0
     transcript_bytes: int = 0
+    announcement: Announcement | None = None  # what the record written tells subscribers
 
 
 @dataclass(frozen=True)
@@ -145,11 +153,15 @@ def process_job(
     store: ObjectStore,
     jobs: TranscribeJobs,
     in_flight: InFlightJobs,
+    announcer: Announcer,
     *,
     event_time: str | None = None,
 ) -> ProcessResult:
-    """Publish a finished job's answer, then stop tracking it as in flight."""
+    """Publish a finished job's answer, announce it, then stop tracking it as in flight."""
     result = _publish_answer(job_name, settings, store, jobs, event_time)
+    if result.announcement is not None:
+        # After the record: a failed emit raises, and the retry writes the same bytes again.
+        announcer.emit(result.announcement)
     if result.source is not None:
         # After the record is written, never before: an item left behind is only looked
         # at again, an item removed too early could leave an upload without an answer.
@@ -185,7 +197,8 @@ def _publish_answer(
         # older job's late answer must not overwrite the newer one.
         return ProcessResult(ProcessOutcome.SUPERSEDED, source)
     # The source may be deleted already; its answer is still written.
-    metadata = record_metadata(current.revision if current else None, job.name)
+    revision = current.revision if current else None
+    metadata = record_metadata(revision, job.name)
     created_at = _timestamp(job, event_time or datetime.now(UTC).isoformat())
 
     def record_failure(
@@ -196,8 +209,19 @@ def _publish_answer(
             source, job_name=job.name, failure_reason=reason, stage=stage, occurred_at=created_at
         )
         publish_error(store, settings.output_bucket, source.key, record, metadata)
+        announcement = not_transcribed(
+            DetailType.FAILED,
+            source,
+            revision=revision,
+            job_name=job.name,
+            output_bucket=settings.output_bucket,
+            reason=str(record["reason"]),
+        )
         return ProcessResult(
-            ProcessOutcome.FAILURE_RECORDED, source, transcript_bytes=transcript_bytes
+            ProcessOutcome.FAILURE_RECORDED,
+            source,
+            transcript_bytes=transcript_bytes,
+            announcement=announcement,
         )
 
     if job.status == "FAILED":
@@ -235,10 +259,20 @@ def _publish_answer(
         speaker_names=options.speaker_names,
     )
     publish_outputs(store, settings.output_bucket, source.key, rendered.files, metadata)
+    summary = rendered.summary
     return ProcessResult(
         ProcessOutcome.PUBLISHED,
         source,
-        word_count=rendered.summary.word_count,
-        duration_seconds=rendered.summary.duration_seconds,
+        word_count=summary.word_count,
+        duration_seconds=summary.duration_seconds,
         transcript_bytes=len(raw),
+        announcement=published(
+            source,
+            revision=revision,
+            job_name=job.name,
+            output_bucket=settings.output_bucket,
+            language_code=summary.language_code,
+            duration_seconds=summary.duration_seconds,
+            word_count=summary.word_count,
+        ),
     )

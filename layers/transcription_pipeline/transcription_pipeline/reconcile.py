@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from transcription_pipeline.aws import (
+    Announcer,
     InFlightJob,
     InFlightJobs,
     ObjectStore,
@@ -152,6 +153,7 @@ class _Reconciler:
     jobs: TranscribeJobs
     in_flight: InFlightJobs
     queue: UploadQueue
+    announcer: Announcer
     now: datetime
     report: ReconcileReport
 
@@ -179,6 +181,7 @@ class _Reconciler:
             self.store,
             self.jobs,
             self.in_flight,
+            self.announcer,
             event_time=self.now.isoformat(),
         )
         if result.source is None:  # not this stack's, or unknown: nothing will answer it
@@ -217,6 +220,7 @@ def reconcile(
     jobs: TranscribeJobs,
     in_flight: InFlightJobs,
     queue: UploadQueue,
+    announcer: Announcer,
     *,
     now: datetime,
     time_is_up: TimeIsUp = _never,
@@ -238,7 +242,7 @@ def reconcile(
     statuses = jobs.statuses_since(
         settings.job_name_prefix, since, before_each_request=counted_request
     )
-    reconciler = _Reconciler(settings, store, jobs, in_flight, queue, now, report)
+    reconciler = _Reconciler(settings, store, jobs, in_flight, queue, announcer, now, report)
     position = ""
     for item in _each_in_time(
         iter(_from_checkpoint(due, in_flight.checkpoint())), report, time_is_up

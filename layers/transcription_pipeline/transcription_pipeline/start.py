@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from transcription_pipeline.announcements import DetailType, not_transcribed
 from transcription_pipeline.aws import (
+    Announcer,
     CapacityExceeded,
     InFlightJob,
     InFlightJobs,
@@ -168,6 +170,7 @@ def start_transcription(
     store: ObjectStore,
     jobs: TranscribeJobs,
     in_flight: InFlightJobs,
+    announcer: Announcer,
     *,
     now: datetime,
 ) -> StartResult:
@@ -231,6 +234,16 @@ def start_transcription(
         publish_error(
             store, settings.output_bucket, upload.key, record, record_metadata(revision, None)
         )
+        announcer.emit(
+            not_transcribed(
+                DetailType.REJECTED,
+                upload.location,
+                revision=revision,
+                job_name=None,
+                output_bucket=settings.output_bucket,
+                reason=str(record["reason"]),
+            )
+        )
         return StartResult(StartOutcome.REJECTED, check=check, bytes_read=bytes_read)
 
     variant = options.transcription_fingerprint(stack_resolved(settings))
@@ -248,6 +261,16 @@ def start_transcription(
         )
         publish_error(
             store, settings.output_bucket, upload.key, record, record_metadata(revision, job_name)
+        )
+        announcer.emit(
+            not_transcribed(
+                DetailType.FAILED,
+                upload.location,
+                revision=revision,
+                job_name=job_name,
+                output_bucket=settings.output_bucket,
+                reason=str(record["reason"]),
+            )
         )
         return StartResult(StartOutcome.REFUSED, job_name, check, bytes_read)
     # Tracked until its answer exists: reconciliation looks here, not in the bucket.
@@ -308,6 +331,7 @@ def start_queued_uploads(
     jobs: TranscribeJobs,
     in_flight: InFlightJobs,
     queue: UploadQueue,
+    announcer: Announcer,
     *,
     now: datetime,
 ) -> QueueBatch:
@@ -341,7 +365,10 @@ def start_queued_uploads(
         try:
             results = [
                 HandledUpload(
-                    upload, start_transcription(upload, settings, store, jobs, in_flight, now=now)
+                    upload,
+                    start_transcription(
+                        upload, settings, store, jobs, in_flight, announcer, now=now
+                    ),
                 )
                 for upload in uploads
             ]

@@ -7,6 +7,7 @@ the pipeline are translated (a missing object, a refused job, a quota).
 """
 
 from transcription_pipeline.aws.dynamodb import InFlightJob, InFlightJobs
+from transcription_pipeline.aws.eventbridge import Announcer, EmitFailed
 from transcription_pipeline.aws.s3 import (
     CONTENT_TYPES,
     ListedObject,
@@ -28,7 +29,9 @@ __all__ = [
     "CONTENT_TYPES",
     "JOB_STATUSES",
     "ORIGIN_ATTRIBUTE",
+    "Announcer",
     "CapacityExceeded",
+    "EmitFailed",
     "InFlightJob",
     "InFlightJobs",
     "JobRefused",
