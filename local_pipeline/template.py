@@ -159,6 +159,8 @@ class Template:
                 return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
             if resource_type == "AWS::IAM::Role":
                 return f"arn:aws:iam::{account}:role/{name}"
+            if resource_type == "AWS::Events::ApiDestination":
+                return f"arn:aws:events:{region}:{account}:api-destination/{name}"
         if attribute == "QueueName":
             return name
         raise TemplateError(f"GetAtt {logical_id}.{attribute} is not supported locally")
@@ -181,6 +183,10 @@ class Template:
             return str(self._ref(expression))
 
         return re.sub(r"\$\{([^}]+)\}", replace, str(text))
+
+    def condition(self, name: str) -> bool:
+        """Whether the template's condition ``name`` holds for these parameters."""
+        return self._condition(name)
 
     def _condition(self, name: str) -> bool:
         conditions = self.document.get("Conditions", {})
