@@ -4,6 +4,13 @@ demo: start the local cloud and the local Transcribe engine, upload one file, wa
 the pipeline, save and show the outputs, stop. up: keep everything running until Ctrl-C
 so files can be copied in with ``aws --endpoint-url ... s3 cp``.
 
+demo can give the file options as `aws s3 cp --metadata` would (S3 user metadata the start
+function reads): ``--language``, ``--speakers``, ``--speaker-names``, ``--title`` and any
+``--metadata NAME=VALUE``. They are not checked here: an invalid one comes back as the
+pipeline's own error.json, printed, with the exit code of a refused file (1). Either
+command takes template parameters (``--parameter OptionProfiles={...}``) as `sam deploy
+--parameter-overrides` would. Both print the stack's completion events as they arrive.
+
 demo waits as long as the pipeline makes progress (a function runs, the engine
 recognises): a 4-hour recording takes as long as it takes. It gives up only when nothing
 has happened for ``--timeout`` seconds (``make demo TIMEOUT=...``).
@@ -30,10 +37,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from botocore.exceptions import ParamValidationError
+
 from local_pipeline.cloud import LocalCloud, default_template
 from local_pipeline.engine import LocalTranscribeEngine, ProgressReport
+from local_pipeline.invoke import add_layers_to_path
 from local_pipeline.speech import SpeechModelError, SpeechRecogniser
-from local_pipeline.template import Template
+from local_pipeline.template import Template, TemplateError, parameter_refusals
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "sample-talk.mp4"
@@ -49,6 +59,16 @@ STOP_SECONDS = 2.0
 # apart); a batch still running then ends with the process (see __main__).
 ENGINE_STOP_SECONDS = 0.75
 EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
+EXIT_NOT_TRANSCRIBED = 1  # the pipeline answered with error.json (a refused file, bad options)
+# After the final record, how long demo waits for its completion event (emitted after it).
+EVENT_SECONDS = 5.0
+# demo's option flags -> the S3 user metadata names the pipeline reads (options.py).
+METADATA_FLAGS = {
+    "language": "language",
+    "speakers": "speakers",
+    "speaker_names": "speaker-names",
+    "title": "title",
+}
 
 
 class DemoError(Exception):
@@ -174,12 +194,60 @@ def _save_transcripts(running: Running, output_dir: Path) -> list[Path]:
     return saved
 
 
+def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items or ():
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise DemoError(f"{flag} {item!r}: give NAME=VALUE")
+        pairs[name.strip()] = value
+    return pairs
+
+
+def upload_metadata(arguments: argparse.Namespace) -> dict[str, str]:
+    """The S3 user metadata demo puts on the upload: ``--metadata NAME=VALUE`` and the
+    option flags, unchecked (the pipeline checks them). S3 lower-cases metadata names."""
+    metadata = {
+        name.lower(): value for name, value in _pairs(arguments.metadata, "--metadata").items()
+    }
+    for attribute, name in METADATA_FLAGS.items():
+        value = getattr(arguments, attribute, None)
+        if value is not None:
+            metadata[name] = str(value)
+    return metadata
+
+
+def load_template(parameters: Sequence[str] | None) -> Template:
+    """template.yaml with ``--parameter NAME=VALUE`` overrides; refused as CloudFormation
+    would refuse them, and an OptionProfiles the functions would refuse at start-up (in
+    AWS every invocation would then fail) is refused here, with the functions' message."""
+    overrides = _pairs(parameters, "--parameter")
+    try:
+        template = default_template(REPO, parameter_overrides=overrides)
+    except TemplateError as error:
+        raise DemoError(f"template parameters: {error}") from None
+    refusals = parameter_refusals(template.document, overrides)
+    if refusals:
+        raise DemoError("template parameters refused: " + "; ".join(refusals))
+    if overrides.get("OptionProfiles", "").strip():
+        for spec in template.functions():
+            add_layers_to_path(spec)
+        from transcription_pipeline.options import OptionError, parse_profiles
+
+        try:
+            parse_profiles(overrides["OptionProfiles"])
+        except OptionError as error:
+            raise DemoError(f"the functions would refuse OptionProfiles: {error}") from None
+    return template
+
+
 def demo(arguments: argparse.Namespace) -> int:
     media = Path(arguments.file) if arguments.file else SAMPLE
     if not media.is_file():
         raise DemoError(f"{media} is not a file")
+    metadata = upload_metadata(arguments)
+    template = load_template(arguments.parameter)
     progress = Progress()
-    template = default_template(REPO)
     output_dir = Path(arguments.output) / media.name
     shutil.rmtree(output_dir, ignore_errors=True)  # results of an earlier run of this file
     output_dir.mkdir(parents=True)
@@ -195,10 +263,24 @@ def demo(arguments: argparse.Namespace) -> int:
         output_bucket = cloud.bucket_name("OutputBucket")
         size = media.stat().st_size
         shown = f"{size / 1024:.0f} KB" if size < 10 * 1024**2 else f"{size / 1024**2:.0f} MB"
-        progress(f"uploading {media} ({shown}) to s3://{input_bucket}/{key}")
+        given = ", ".join(f"{name}={value!r}" for name, value in metadata.items())
+        progress(
+            f"uploading {media} ({shown}) to s3://{input_bucket}/{key}"
+            + (f" with S3 metadata {given}" if metadata else "")
+        )
         try:
-            cloud.client("s3").upload_file(str(media), input_bucket, key)
+            try:
+                cloud.client("s3").upload_file(
+                    str(media), input_bucket, key, ExtraArgs={"Metadata": metadata}
+                )
+            except ParamValidationError as error:  # what `aws s3 cp --metadata` says too
+                raise DemoError(
+                    f"{' '.join(str(error).split())} Give such options in a sidecar "
+                    f"{key}.options.json instead (README, Per-file options)."
+                ) from None
             files = wait_for_outputs(running, key, arguments.timeout, progress)
+            if cloud.wait_for_completion_event(key, EVENT_SECONDS) is None:
+                progress(f"no completion event about {key} within {EVENT_SECONDS:.0f} s")
         except KeyboardInterrupt:
             progress("stopping (Ctrl-C again quits at once)")
             raise
@@ -236,15 +318,15 @@ def _report(
         if record.get("detected"):
             print(f"  (detected: {record['detected']})")
         print(f"\nFinished in {progress.elapsed:.1f} s.")
-        return 1
+        return EXIT_NOT_TRANSCRIBED
     print((output_dir / "summary.md").read_text(encoding="utf-8"))
     print(f"Finished in {progress.elapsed:.1f} s.")
     return 0
 
 
 def up(arguments: argparse.Namespace) -> int:
+    template = load_template(arguments.parameter)
     progress = Progress()
-    template = default_template(REPO)
     recogniser = SpeechRecogniser(arguments.model)
     log_path = Path(arguments.output) / "functions.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +351,10 @@ def up(arguments: argparse.Namespace) -> int:
             f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n"
             f"  aws --endpoint-url {endpoint} s3 cp my.mp4 s3://{input_bucket}/uploads/\n"
             f"  aws --endpoint-url {endpoint} s3 ls --recursive s3://{output_bucket}/\n"
+            f"Options for one file: S3 metadata (s3 cp ... --metadata language=en-GB,speakers=2)"
+            f" or a sidecar uploads/my.mp4.options.json uploaded before the file.\n"
+            f"Completion events (EventBridge, source {' '.join(cloud.event_sources())}) "
+            f"are printed here.\n"
             f"Ctrl-C stops it.\n",
             flush=True,
         )
@@ -313,7 +399,7 @@ def stopping_on_signals(exit_code: int) -> Iterator[None]:
                 signal.signal(number, handler)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local_pipeline", description="Run template.yaml offline."
     )
@@ -331,6 +417,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "0: never); a long recording that is being recognised is progress",
     )
     demo_parser.add_argument("--output", default="demo-output", help="where outputs are saved")
+    options = demo_parser.add_argument_group(
+        "options of the file",
+        "S3 user metadata on the upload, as `aws s3 cp --metadata` puts it; the pipeline "
+        "checks them (an invalid one: error.json, exit code 1)",
+    )
+    options.add_argument("--language", help="metadata language: en-US, es-US, ... or auto")
+    options.add_argument("--speakers", help="metadata speakers: at most this many, 2 to 30")
+    options.add_argument(
+        "--speaker-names", help="metadata speaker-names: in order of first appearance (Ana,Ben)"
+    )
+    options.add_argument("--title", help="metadata title: the outputs' title")
+    options.add_argument(
+        "--metadata",
+        action="append",
+        metavar="NAME=VALUE",
+        help="any other S3 metadata, e.g. channels=true (repeatable)",
+    )
     demo_parser.set_defaults(run=demo, interrupted=EXIT_INTERRUPTED)
 
     up_parser = commands.add_parser("up", help="keep the local pipeline running until Ctrl-C")
@@ -338,10 +441,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     up_parser.add_argument("--port", type=int, default=5000)
     up_parser.add_argument("--model", default=None, help=model_help)
     up_parser.add_argument("--output", default="demo-output", help="where function logs go")
+    for subparser in (demo_parser, up_parser):
+        subparser.add_argument(
+            "--parameter",
+            action="append",
+            metavar="NAME=VALUE",
+            help="a template parameter, as sam deploy --parameter-overrides takes it, e.g. "
+            'OptionProfiles=\'{"interviews/": {"speakers": 2}}\' (repeatable)',
+        )
     # Ctrl-C is how `up` is meant to end: a success.
     up_parser.set_defaults(run=up, interrupted=0)
+    return parser
 
-    arguments = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
     try:
         with stopping_on_signals(arguments.interrupted):
             result: Any = arguments.run(arguments)

@@ -28,6 +28,13 @@ Then the functions' events, as Lambda runs them:
   invocation record.
 - ``Type: Schedule`` is not fired on a clock: ``invoke()`` runs it on demand.
 
+The completion events the functions put on the default bus (``Transcript Published``,
+``Transcription Failed``, ``Upload Rejected``, with the source ``EVENT_SOURCE`` of their
+environment) are what another team would subscribe to: the local cloud does so the
+documented way, a rule ``{"source": ["transcription-pipeline.<stack>"]}`` on moto's default
+bus targeting a queue of its own, and reports each event through ``on_activity`` (one
+line: detail-type, key, and the word count or the reason) and in ``completion_events``.
+
 One dispatcher thread runs every invocation, one at a time (a MaximumConcurrency of 1).
 """
 
@@ -43,6 +50,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,6 +87,15 @@ LOCAL_VISIBILITY_TIMEOUT = 30
 # The internal queue between an EventBridge rule and its function: the pause before
 # Lambda's next asynchronous attempt (about a minute in AWS).
 ASYNC_RETRY_SECONDS = 2
+# The rule and queue through which the local cloud hears the stack's completion events.
+COMPLETION_EVENTS = "local-completion-events"
+# How many completion events a long-running cloud keeps (completion_events).
+KEPT_COMPLETION_EVENTS = 1000
+# os.environ is the process's: the dispatcher sets a function's variables around each
+# invocation and removes them after, while other threads (the engine, the runner) create
+# clients, which read the whole environment (botocore's proxy settings); a variable removed
+# during that read raised KeyError in the reading thread. Both hold this lock.
+_ENVIRONMENT_LOCK = threading.RLock()
 # What the SQS event source reads of each message (Lambda's event shape, below).
 _SQS_RECEIVE = {"AttributeNames": ["All"], "MessageAttributeNames": ["All"]}
 
@@ -102,6 +119,19 @@ class _Subscription:
     reports_item_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
     handler: Handler | None = None
     attempts: dict[str, int] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _environment_of(spec: FunctionSpec, overrides: dict[str, str]) -> Iterator[None]:
+    """function_environment, its changes to os.environ made under _ENVIRONMENT_LOCK."""
+    environment = function_environment(spec, overrides)
+    with _ENVIRONMENT_LOCK:
+        environment.__enter__()
+    try:
+        yield
+    finally:
+        with _ENVIRONMENT_LOCK:
+            environment.__exit__(None, None, None)
 
 
 @contextlib.contextmanager
@@ -182,6 +212,10 @@ class LocalCloud:
         self._saved_environment: dict[str, str | None] = {}
         self._queue_urls: dict[str, str] = {}  # queue ARN -> URL, of the template's queues
         self.invocations: list[Invocation] = []
+        # The stack's completion events as EventBridge delivered them, oldest first.
+        self.completion_events: deque[dict[str, Any]] = deque(maxlen=KEPT_COMPLETION_EVENTS)
+        self._completion_queue_url = ""
+        self._completion_seen = threading.Condition()
         self.endpoint_url = ""
         # Each function may do only what its role in template.yaml allows, as in AWS.
         self.enforcer = RoleEnforcer(account_of(template), moto_object_exists(template.account_id))
@@ -218,6 +252,7 @@ class LocalCloud:
         self._create_tables()
         self._create_buckets()
         self._wire_functions()
+        self._subscribe_to_completion_events()
         self._dispatcher = threading.Thread(
             target=self._dispatch_forever, name="local-lambda-dispatcher", daemon=True
         )
@@ -243,7 +278,8 @@ class LocalCloud:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local cloud (for the runner's own use, not the functions')."""
-        return boto3.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        with _ENVIRONMENT_LOCK:
+            return boto3.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
     # -- resources ------------------------------------------------------------------
     def bucket_name(self, logical_id: str) -> str:
@@ -396,6 +432,61 @@ class LocalCloud:
                         f"{spec.logical_id}: event type {event['Type']} does not run locally"
                     )
 
+    def event_sources(self) -> list[str]:
+        """The ``source`` of the completion events: the functions' EVENT_SOURCE."""
+        return sorted(
+            {
+                spec.environment["EVENT_SOURCE"]
+                for spec in self.template.functions()
+                if spec.environment.get("EVENT_SOURCE")
+            }
+        )
+
+    def _subscribe_to_completion_events(self) -> None:
+        """A rule with the documented pattern on the default bus -> a queue of our own."""
+        sources = self.event_sources()
+        if not sources:
+            return  # a template whose functions emit no completion events
+        url, arn = self._internal_queue(COMPLETION_EVENTS)
+        events = self.client("events")
+        events.put_rule(Name=COMPLETION_EVENTS, EventPattern=json.dumps({"source": sources}))
+        events.put_targets(Rule=COMPLETION_EVENTS, Targets=[{"Id": "local", "Arn": arn}])
+        self._completion_queue_url = url
+
+    def _poll_completion_events(self, sqs: Any) -> bool:
+        if not self._completion_queue_url:
+            return False
+        messages = sqs.receive_message(
+            QueueUrl=self._completion_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        for message in messages:
+            event = json.loads(message["Body"])
+            with self._completion_seen:
+                self.completion_events.append(event)
+                self._completion_seen.notify_all()
+            self._on_activity(describe_completion_event(event))
+            sqs.delete_message(
+                QueueUrl=self._completion_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+        return bool(messages)
+
+    def wait_for_completion_event(self, source_key: str, timeout: float) -> dict[str, Any] | None:
+        """The latest completion event about ``source_key`` (the input key), waiting up to
+        ``timeout`` seconds for one; None if none came."""
+        deadline = time.monotonic() + timeout
+
+        def latest() -> dict[str, Any] | None:
+            about = [event for event in self.completion_events if _input_key(event) == source_key]
+            return about[-1] if about else None
+
+        with self._completion_seen:
+            while (found := latest()) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._completion_seen.wait(left)
+            return found
+
     def wait_for_final_record(self, source_key: str, timeout: float) -> dict[str, bytes] | None:
         """An upload's final record once complete (error.json, or all six outputs), as
         file name -> bytes; None when nothing complete appeared within ``timeout`` seconds."""
@@ -454,7 +545,7 @@ class LocalCloud:
         role = role_of_function(self.template, spec.logical_id)
         with (
             self._function_output(spec),
-            function_environment(spec, overrides),
+            _environment_of(spec, overrides),
             self.enforcer.acting_as(role),
         ):
             try:
@@ -490,7 +581,7 @@ class LocalCloud:
     def _dispatch_forever(self) -> None:
         sqs = self.client("sqs")
         while not self._stop.is_set():
-            idle = True
+            idle = not self._poll_completion_events(sqs)
             for subscription in [sub for sub in self._subscriptions if sub.queue_url]:
                 if self._stop.is_set():
                     return
@@ -694,6 +785,31 @@ def _s3_notification_configuration(
             queue["Filter"] = {"Key": {"FilterRules": rules}}
         queues.append(queue)
     return {"QueueConfigurations": queues}
+
+
+def _input_key(event: dict[str, Any]) -> str | None:
+    key = ((event.get("detail") or {}).get("input") or {}).get("key")
+    return str(key) if key is not None else None
+
+
+def describe_completion_event(event: dict[str, Any]) -> str:
+    """One line for a completion event: what happened to which key, and the figures or the
+    reason (events carry no transcript text)."""
+    detail = event.get("detail") or {}
+    key = _input_key(event) or "?"
+    if "reason" in detail:
+        facts = str(detail["reason"])
+    else:
+        parts = []
+        if detail.get("word_count") is not None:
+            parts.append(f"{detail['word_count']} words")
+        if detail.get("duration_seconds") is not None:
+            parts.append(f"{float(detail['duration_seconds']):.1f} s")
+        if detail.get("language_code"):
+            parts.append(str(detail["language_code"]))
+        facts = ", ".join(parts)
+    line = f"EventBridge: {event.get('detail-type', '?')} {key}"
+    return f"{line}: {facts}" if facts else line
 
 
 def _describe(result: Any) -> str:

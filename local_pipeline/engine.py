@@ -7,6 +7,12 @@ media from the local bucket, recognises it with faster-whisper, writes a transcr
 Transcribe's JSON layout at the job's output location, marks the job COMPLETED or FAILED,
 and sends the "Transcribe Job State Change" event through moto's EventBridge.
 
+The job's language is not pretended: Whisper tiny.en recognises English only. A job for
+another language (``LanguageCode`` es-US, say) keeps it — GetTranscriptionJob reports it,
+the pipeline's outputs carry it — while the transcript holds what was recognised as
+English and, as Transcribe's own for a job with a fixed language, no ``language_code``;
+the engine says so in a line of its own.
+
 A job with a ``DataAccessRoleArn`` (job queueing) is run as Transcribe runs it: its S3
 calls are made as that role — one of the template's AWS::IAM::Role resources, trusted by
 transcribe.amazonaws.com — and checked against the role's policies, so a role that may
@@ -238,6 +244,14 @@ class LocalTranscribeEngine:
             f"{clock(recognition.audio_seconds)} ({recognition.audio_seconds:.1f} s) of audio "
             f"in {seconds:.1f} s ({speed:.1f}x real time)"
         )
+        asked = job.language_code or ""
+        if asked and asked.split("-")[0].lower() != recognition.language.lower():
+            # Not pretended: the job keeps its language, the words are what was recognised.
+            self._on_activity(
+                f"Transcribe (local): {name} is a job for {asked}, but the local engine "
+                f"recognised {recognition.language!r} (Whisper tiny.en knows English only): "
+                f"the words are what it heard, the job and the outputs say {asked}"
+            )
 
     def _data_access_role(self, job: FakeTranscriptionJob) -> Role | None:
         """The role Transcribe assumes for this job: its DataAccessRoleArn, one of the

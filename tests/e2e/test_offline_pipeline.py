@@ -8,6 +8,7 @@ reach moto only through AWS_ENDPOINT_URL, exactly as they would reach AWS.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -44,8 +45,28 @@ class Pipeline:
         self.input_bucket = cloud.bucket_name("InputBucket")
         self.output_bucket = cloud.bucket_name("OutputBucket")
 
-    def upload(self, path: Path, key: str) -> None:
-        self.s3.upload_file(str(path), self.input_bucket, key)
+    def upload(self, path: Path, key: str, metadata: dict[str, str] | None = None) -> None:
+        """As `aws s3 cp [--metadata ...]` uploads it."""
+        extra = {"ExtraArgs": {"Metadata": metadata}} if metadata else {}
+        self.s3.upload_file(str(path), self.input_bucket, key, **extra)
+
+    def job_of(self, key: str) -> dict[str, Any]:
+        """The Transcribe job of ``key``, as moto holds it (GetTranscriptionJob)."""
+        transcribe = self.cloud.client("transcribe")
+        for summary in transcribe.list_transcription_jobs()["TranscriptionJobSummaries"]:
+            name = summary["TranscriptionJobName"]
+            job: dict[str, Any] = transcribe.get_transcription_job(TranscriptionJobName=name)[
+                "TranscriptionJob"
+            ]
+            if job["Media"]["MediaFileUri"].endswith(f"/{key}"):
+                return job
+        raise AssertionError(f"no job for {key}")
+
+    def event_of(self, key: str) -> dict[str, Any]:
+        """The completion event EventBridge delivered about ``key`` to the documented rule."""
+        event = self.cloud.wait_for_completion_event(key, 10)
+        assert event is not None, f"no completion event about {key}"
+        return event
 
     def wait_for_answer(self, key: str, timeout: float = 120) -> dict[str, bytes]:
         files = self.cloud.wait_for_final_record(key, timeout)
@@ -141,6 +162,89 @@ def test_media_transcribe_cannot_use_fails_the_job_and_says_why(
     assert record["job_name"].startswith("transcription-pipeline.silent.")
 
 
+def test_the_options_in_the_metadata_reach_the_job_the_outputs_and_the_event(
+    pipeline: Pipeline,
+) -> None:
+    """What `make demo LANGUAGE=en-GB SPEAKERS=2 NAMES=Ana,Ben TITLE=...` puts on the upload."""
+    key = "e2e/options/talk.mp4"
+    metadata = {
+        "language": "en-GB",
+        "speakers": "2",
+        "speaker-names": "Ana,Ben",
+        "title": "Sample talk",
+    }
+    pipeline.upload(SAMPLES / "sample-talk.mp4", key, metadata)
+
+    files = pipeline.wait_for_answer(key)
+
+    assert pipeline.s3.head_object(Bucket=pipeline.input_bucket, Key=key)["Metadata"] == metadata
+    job = pipeline.job_of(key)
+    assert job["LanguageCode"] == "en-GB"
+    assert job["Settings"]["ShowSpeakerLabels"] is True
+    assert job["Settings"]["MaxSpeakerLabels"] == 2
+    summary = json.loads(files["summary.json"])
+    assert summary["title"] == "Sample talk"
+    assert summary["language_code"] == "en-GB"  # the job's: the raw transcript names none
+    assert "language_code" not in json.loads(files["transcript.json"])["results"]
+    # The local engine does not tell speakers apart: its transcript has no speaker labels
+    # (nor channels), so there is nothing for the names to replace. Not faked.
+    assert "speaker_labels" not in json.loads(files["transcript.json"])["results"]
+    assert "speaker_names" not in summary
+    assert "Ana" not in files["transcript.txt"].decode()
+    event = pipeline.event_of(key)
+    assert event["source"] == "transcription-pipeline.transcription-pipeline"
+    assert event["detail-type"] == "Transcript Published"
+    detail = event["detail"]
+    assert detail["job_name"] == job["TranscriptionJobName"] == summary["job_name"]
+    assert (detail["word_count"], detail["language_code"]) == (summary["word_count"], "en-GB")
+    assert detail["outputs"]["summary.json"] == f"{key}/summary.json"
+    assert "sample recording" not in json.dumps(event).lower()  # ids and counts, no text
+
+
+def test_a_sidecar_uploaded_before_the_media_is_honoured(pipeline: Pipeline) -> None:
+    key = "e2e/sidecar/talk.mp4"
+    sidecar = {"language": "en-AU", "speakers": 3, "title": "From the sidecar"}
+    pipeline.s3.put_object(
+        Bucket=pipeline.input_bucket, Key=f"{key}.options.json", Body=json.dumps(sidecar)
+    )
+    # The sidecar wins over the metadata.
+    pipeline.upload(SAMPLES / "sample-talk.mp4", key, {"language": "en-GB", "title": "No"})
+
+    files = pipeline.wait_for_answer(key)
+
+    job = pipeline.job_of(key)
+    assert job["LanguageCode"] == "en-AU"
+    assert job["Settings"]["MaxSpeakerLabels"] == 3
+    summary = json.loads(files["summary.json"])
+    assert (summary["title"], summary["language_code"]) == ("From the sidecar", "en-AU")
+    assert pipeline.event_of(key)["detail-type"] == "Transcript Published"
+
+
+def test_an_invalid_option_is_error_json_and_an_upload_rejected_event(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    key = "e2e/sidecar/bad.mp4"
+    pipeline.s3.put_object(
+        Bucket=pipeline.input_bucket,
+        Key=f"{key}.options.json",
+        Body=json.dumps({"speakers": "many"}),
+    )
+    pipeline.upload(SAMPLES / "sample-talk.mp4", key)
+
+    files = pipeline.wait_for_answer(key)
+
+    assert set(files) == {"error.json"}
+    record = json.loads(files["error.json"])
+    assert record["status"] == "REJECTED"
+    assert f"option 'speakers' from the sidecar {key}.options.json is 'many'" in record["reason"]
+    event = pipeline.event_of(key)
+    assert event["detail-type"] == "Upload Rejected"
+    assert event["detail"]["reason"] == record["reason"]
+    assert event["detail"]["error_record"] == f"{key}/error.json"
+    with pytest.raises(AssertionError, match="no job"):
+        pipeline.job_of(key)  # nothing was started
+
+
 def in_flight_items(pipeline: Pipeline) -> list[dict[str, Any]]:
     table = pipeline.cloud.table_name("InFlightTable")
     items: list[dict[str, Any]] = pipeline.cloud.client("dynamodb").scan(TableName=table)["Items"]
@@ -193,14 +297,23 @@ def test_long_running_mode_serves_uploads_and_stops_on_ctrl_c(tmp_path: Path) ->
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []  # everything it prints, read by a thread of the test's own
+    reader = threading.Thread(target=lines.extend, args=(server.stdout,), daemon=True)
+    reader.start()
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 120
+        while not any(text in line for line in lines):
+            assert time.monotonic() < deadline, f"no {text!r} in:\n" + "".join(lines)
+            time.sleep(0.1)
+        return next(line for line in lines if text in line)
+
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        banner = ""
-        for line in server.stdout or ():
-            banner += line
-            if "Ctrl-C stops it" in line:
-                break
+        wait_for("Ctrl-C stops it")
+        banner = "".join(lines)
         assert f"aws --endpoint-url {endpoint} s3 cp" in banner
+        assert "Completion events (EventBridge, source transcription-pipeline." in banner
         s3 = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -209,21 +322,33 @@ def test_long_running_mode_serves_uploads_and_stops_on_ctrl_c(tmp_path: Path) ->
             region_name="us-east-1",
         )
         bucket = "transcription-pipeline-input-123456789012-us-east-1"
-        s3.upload_file(str(SAMPLES / "sample-talk.mp4"), bucket, "cli/talk.mp4")
-        deadline = time.monotonic() + 120
-        summary_key = "cli/talk.mp4/summary.md"
+        # Options as in AWS: a sidecar uploaded first, S3 metadata on the upload.
+        s3.put_object(
+            Bucket=bucket, Key="cli/talk.mp4.options.json", Body=b'{"title": "Through make local"}'
+        )
+        s3.upload_file(
+            str(SAMPLES / "sample-talk.mp4"),
+            bucket,
+            "cli/talk.mp4",
+            ExtraArgs={"Metadata": {"language": "en-GB"}},
+        )
+
+        printed = "EventBridge: Transcript Published cli/talk.mp4: "
+        event_line = wait_for(printed)
+
+        assert re.fullmatch(rf"\[ *[\d.]+s\] {printed}\d+ words, [\d.]+ s, en-GB\n", event_line)
         output_bucket = bucket.replace("-input-", "-output-")
-        while time.monotonic() < deadline:
-            listing = s3.list_objects_v2(Bucket=output_bucket, Prefix="cli/talk.mp4/")
-            if summary_key in {item["Key"] for item in listing.get("Contents", [])}:
-                break
-            time.sleep(0.3)
+        summary_key = "cli/talk.mp4/summary.md"
         summary = s3.get_object(Bucket=output_bucket, Key=summary_key)["Body"].read().decode()
         assert "sample recording" in summary.lower()
+        assert summary.startswith("# Transcript summary: Through make local")
+        assert "**Language:** en-GB" in summary
     finally:
         server.send_signal(signal.SIGINT)
-        remaining, _ = server.communicate(timeout=60)
-    assert server.returncode == 0, remaining
-    assert "Traceback" not in remaining
+        server.wait(timeout=60)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0

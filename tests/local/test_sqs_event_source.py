@@ -349,10 +349,10 @@ def test_without_report_batch_item_failures_the_response_is_ignored() -> None:
 
 @pytest.fixture
 def redriving(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """The template's cloud with the upload queue's maxReceiveCount lowered from 100 to 3."""
+    """The template's cloud with the upload queue's maxReceiveCount lowered from 300 to 3."""
     template = default_template(REPO)
     redrive = template.resources[UPLOAD_QUEUE]["Properties"]["RedrivePolicy"]
-    assert redrive["maxReceiveCount"] == 100  # what the test shortens
+    assert redrive["maxReceiveCount"] == 300  # what the test shortens
     redrive["maxReceiveCount"] = 3
     yield from cloud_with_start_handler(template, monkeypatch)
 
