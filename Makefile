@@ -14,6 +14,22 @@ TIMEOUT ?=
 PORT ?= 5000
 HOST ?= 127.0.0.1
 MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)",)
+# make demo: options of the file, put on the upload as S3 metadata (language, speakers,
+# speaker-names, title) as `aws s3 cp --metadata` would; the pipeline checks them.
+# LANGUAGE only from the make command line: the environment's is gettext's (en_US:en).
+DEMO_LANGUAGE := $(if $(filter command line,$(origin LANGUAGE)),$(LANGUAGE),)
+SPEAKERS ?=
+NAMES ?=
+TITLE ?=
+# make demo / make local: the template's OptionProfiles parameter (per-prefix options, JSON).
+PROFILES ?=
+# A value as one single-quoted shell word, whatever quotes it holds.
+shell_word = '$(subst ','\'',$(1))'
+DEMO_OPTIONS := $(if $(DEMO_LANGUAGE),--language $(call shell_word,$(DEMO_LANGUAGE)),) \
+	$(if $(SPEAKERS),--speakers $(call shell_word,$(SPEAKERS)),) \
+	$(if $(NAMES),--speaker-names $(call shell_word,$(NAMES)),) \
+	$(if $(TITLE),--title $(call shell_word,$(TITLE)),)
+PROFILES_FLAG := $(if $(PROFILES),--parameter $(call shell_word,OptionProfiles=$(PROFILES)),)
 
 STACK ?= transcription-pipeline
 QUEUE ?= all
@@ -22,7 +38,9 @@ QUEUE ?= all
 
 help:
 	@echo "make demo      - the whole pipeline offline on samples/sample-talk.mp4 (or FILE=...; TIMEOUT=s without progress)"
-	@echo "make local     - keep the offline pipeline running on 127.0.0.1:$(PORT) until Ctrl-C"
+	@echo "                 [LANGUAGE=es-US] [SPEAKERS=2] [NAMES=Ana,Ben] [TITLE=...]: the file's options, as S3 metadata"
+	@echo "make local     - keep the offline pipeline running on 127.0.0.1:$(PORT) until Ctrl-C; prints the completion events"
+	@echo "                 (demo and local: PROFILES='{\"interviews/\": {\"speakers\": 2}}' sets OptionProfiles)"
 	@echo "make test      - static checks and the whole test suite (what CI runs)"
 	@echo "make unit      - the fast tests only: unit, handlers, template contracts (.venv alone)"
 	@echo "make build     - sam validate --lint, then sam build (arm64, no container)"
@@ -33,6 +51,7 @@ help:
 	@echo "make clean     - remove build output, demo-output/ and tool caches"
 	@echo "make smoke STACK=name [ENDPOINT=http://127.0.0.1:$(PORT)] [TIMEOUT=s] [FILE=...] - upload a clip, check the outputs, clean up"
 	@echo "make backfill STACK=name [PREFIX=...] [SINCE=date] [DRY_RUN=1] [WAIT=1 [TIMEOUT=s]] [RESTART=1] [ENDPOINT=...] - send existing objects through the pipeline"
+	@echo "make regenerate STACK=name [PREFIX=...] [RETRANSCRIBE=1] [DRY_RUN=1] [RESTART=1] [ENDPOINT=...] - render outputs again from the stored transcripts (or start new jobs)"
 
 $(VENV)/.installed: requirements-dev.txt requirements-local.txt requirements-model.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,10 +70,11 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m local_pipeline demo $(if $(FILE),"$(FILE)",) $(MODEL_FLAG) \
-		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",)
+		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(DEMO_OPTIONS) $(PROFILES_FLAG)
 
 local: $(VENV)/.installed
-	$(VENV)/bin/python -m local_pipeline up --host $(HOST) --port $(PORT) $(MODEL_FLAG)
+	$(VENV)/bin/python -m local_pipeline up --host $(HOST) --port $(PORT) $(MODEL_FLAG) \
+		$(PROFILES_FLAG)
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -114,3 +134,13 @@ backfill: $(VENV)/.installed
 
 clean:
 	rm -rf .aws-sam build demo-output .pytest_cache .mypy_cache .ruff_cache
+
+# Renders every output under PREFIX again from the stored transcripts, with the current code
+# and options, without new Transcribe jobs (RETRANSCRIBE=1: a new job for each upload).
+# Resumable (RESTART=1 starts over); ENDPOINT for the local cloud of `make local`.
+.PHONY: regenerate
+regenerate: $(VENV)/.installed
+	$(VENV)/bin/python -m operations.regenerate --stack-name "$(STACK)" \
+		$(if $(PREFIX),--prefix "$(PREFIX)",) $(if $(RETRANSCRIBE),--retranscribe,) \
+		$(if $(DRY_RUN),--dry-run,) $(if $(RESTART),--restart,) \
+		$(if $(ENDPOINT),--endpoint-url "$(ENDPOINT)",) $(if $(REGION),--region "$(REGION)",)

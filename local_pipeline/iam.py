@@ -264,8 +264,15 @@ def iam_requests(
             return [IamRequest("transcribe:GetTranscriptionJob", arn)]
         if operation == "ListTranscriptionJobs":
             return [IamRequest("transcribe:ListTranscriptionJobs", "*")]
+        if operation == "DeleteTranscriptionJob":
+            arn = (
+                f"arn:{account.partition}:transcribe:{account.region}:{account.account_id}:"
+                f"transcription-job/{params['TranscriptionJobName']}"
+            )
+            return [IamRequest("transcribe:DeleteTranscriptionJob", arn)]
     if service == "events" and operation == "PutEvents":
-        # One request per entry: the bus it goes to, and its source (events:source).
+        # One request per entry: the bus it goes to, its source and detail-type
+        # (events:source, events:detail-type).
         requests = []
         for entry in params["Entries"]:
             bus = str(entry.get("EventBusName") or "default")
@@ -275,7 +282,10 @@ def iam_requests(
                 else f"arn:{account.partition}:events:{account.region}:{account.account_id}:"
                 f"event-bus/{bus}"
             )
-            context = {"events:source": str(entry.get("Source", ""))}
+            context = {
+                "events:source": str(entry.get("Source", "")),
+                "events:detail-type": str(entry.get("DetailType", "")),
+            }
             requests.append(IamRequest("events:PutEvents", arn, context))
         return requests
     if service == "sqs" and operation in _SQS_ACTIONS:

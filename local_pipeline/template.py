@@ -197,7 +197,8 @@ class Template:
     def resolve(self, value: Any) -> Any:
         """Resolve intrinsic functions in ``value`` recursively."""
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            # CloudFormation drops a list member that resolves to AWS::NoValue.
+            return [item for item in map(self.resolve, value) if item is not None]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:

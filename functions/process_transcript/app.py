@@ -1,4 +1,5 @@
-"""Transcribe Job State Change -> transcript, subtitles and summary (or error.json)."""
+"""Transcribe Job State Change -> transcript, subtitles and summary (or error.json);
+Regenerate Requested -> the same outputs rendered again from the stored transcript."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from transcription_pipeline.events import MalformedEvent, parse_job_state_change
+from transcription_pipeline.events import (
+    REGENERATE_REQUESTED,
+    MalformedEvent,
+    parse_job_state_change,
+    parse_regenerate_request,
+)
 from transcription_pipeline.lambda_support import (
     build_dependencies,
     lambda_entry,
@@ -16,6 +22,7 @@ from transcription_pipeline.lambda_support import (
     metrics,
 )
 from transcription_pipeline.process import ProcessOutcome, process_job
+from transcription_pipeline.regenerate import RegenerateOutcome, regenerate
 
 _METRIC_BY_OUTCOME = {
     ProcessOutcome.PUBLISHED: "TranscriptsPublished",
@@ -23,6 +30,11 @@ _METRIC_BY_OUTCOME = {
     ProcessOutcome.SUPERSEDED: "SupersededJobs",
     ProcessOutcome.FOREIGN: "ForeignJobEvents",
     ProcessOutcome.UNKNOWN: "UnknownJobEvents",
+    ProcessOutcome.SOURCE_DELETED: "JobsOfDeletedUploads",
+}
+_REGENERATE_METRIC = {
+    RegenerateOutcome.REGENERATED: "OutputsRegenerated",
+    RegenerateOutcome.UNCHANGED: "OutputsUnchanged",
 }
 
 
@@ -32,6 +44,8 @@ _dependencies = cache(build_dependencies)
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps = _dependencies()
+    if isinstance(event, dict) and event.get("detail-type") == REGENERATE_REQUESTED:
+        return _regenerate(event)
     try:
         change = parse_job_state_change(event)
     except MalformedEvent as error:
@@ -67,3 +81,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     return {"outcome": result.outcome, "job_name": change.job_name}
+
+
+def _regenerate(event: dict[str, Any]) -> dict[str, Any]:
+    deps = _dependencies()
+    try:
+        request = parse_regenerate_request(event, deps.settings.request_source)
+    except MalformedEvent as error:
+        logger.error("malformed regenerate request", extra={"error": str(error)})
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        return {"outcome": "malformed"}
+    result = regenerate(request.source_key, deps.settings, deps.store)
+    metrics.add_metric(
+        name=_REGENERATE_METRIC.get(result.outcome, "RegeneratesNotDone"),
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    logger.info(
+        "regenerate handled",
+        extra={
+            "outcome": result.outcome,
+            "source_key": request.source_key,
+            "job_name": result.job_name,
+            "files_written": list(result.files_written),
+            "detail": result.detail,
+        },
+    )
+    return {
+        "outcome": result.outcome,
+        "source_key": request.source_key,
+        "files_written": list(result.files_written),
+    }

@@ -32,6 +32,9 @@ _METRIC_BY_OUTCOME = {
     StartOutcome.SKIPPED: "ObjectsSkipped",
     StartOutcome.GONE: "ObjectsGone",
     StartOutcome.ANSWERED: "ObjectsAlreadyAnswered",
+    StartOutcome.REGENERATE_REQUESTED: "RegeneratesRequested",
+    StartOutcome.SOURCE_DELETED: "DeletedUploadsFollowed",
+    StartOutcome.SOURCE_KEPT: "RemovalsOfKeptUploads",
 }
 
 _dependencies = cache(build_dependencies)
@@ -55,6 +58,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         deps.queue,
         deps.announcer,
         now=datetime.now(UTC),
+        requests=deps.regenerate_requests,
     )
     for unreadable in batch.unreadable:
         # Nothing a retry can fix: recorded here, and the message is let go.
@@ -74,6 +78,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             extra={
                 "outcome": result.outcome,
                 "origin": upload.origin,
+                "removed": upload.removed,
                 "bucket": upload.bucket,
                 "key": upload.key,
                 "size": upload.size,

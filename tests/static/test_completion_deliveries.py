@@ -100,8 +100,21 @@ def test_only_the_stacks_own_source_may_be_put_on_the_bus() -> None:
             for s in policy["Statement"]
             if s["Action"] == "events:PutEvents"
         ]
-        (statement,) = statements
-        assert statement["Resource"].endswith(":event-bus/default")
-        assert statement["Condition"] == {
+        completion = [s for s in statements if s["Sid"] == "AnnounceFinalRecords"]
+        requests = [s for s in statements if s["Sid"] == "RequestRegenerates"]
+        assert len(completion) == 1
+        assert len(completion) + len(requests) == len(statements)
+        assert all(s["Resource"].endswith(":event-bus/default") for s in statements)
+        assert completion[0]["Condition"] == {
             "StringEquals": {"events:source": f"transcription-pipeline.{STACK}"}
         }
+        # Only the start function asks for regenerates (a sidecar changed the names),
+        # with the requests source and that one detail-type.
+        assert len(requests) == (function == "StartTranscriptionFunction")
+        for statement in requests:
+            assert statement["Condition"] == {
+                "StringEquals": {
+                    "events:source": f"transcription-pipeline.{STACK}.requests",
+                    "events:detail-type": "Regenerate Requested",
+                }
+            }

@@ -1,7 +1,7 @@
 """Contracts with one source: what other code reads from template.yaml or from a pin must
 be what template.yaml and the pins say (only .venv needed: YAML and the code's own names).
 
-- The stack outputs ``operations/redrive.py`` and ``operations/smoke.py`` read are
+- The stack outputs ``operations/redrive.py``, ``smoke.py`` and ``regenerate.py`` read are
   template.yaml's Outputs, each naming the kind of resource the command expects.
 - The dead-letter queues the commands handle are every dead-letter queue of the template,
   and redrive sends each back where its messages came from (a queue, or a function).
@@ -27,7 +27,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from local_pipeline.template import Template, load_template
-from operations import redrive, smoke
+from operations import redrive, regenerate, smoke
 from tests.conftest import REPO
 
 TEMPLATE = REPO / "template.yaml"
@@ -41,8 +41,9 @@ DECLARED_OUTPUTS: dict[str, set[str]] = {
         redrive.UPLOAD_QUEUE_OUTPUT,
     },
     "smoke": {*smoke.REQUIRED_OUTPUTS, *smoke.DEAD_LETTER_OUTPUTS, *smoke.FUNCTION_OUTPUTS},
+    "regenerate": set(regenerate.REQUIRED_OUTPUTS),
 }
-COMMANDS: dict[str, ModuleType] = {"redrive": redrive, "smoke": smoke}
+COMMANDS: dict[str, ModuleType] = {"redrive": redrive, "smoke": smoke, "regenerate": regenerate}
 # A string in a command that names a stack output, by the kinds of output the template has
 # (bucket names, queue URLs, function and topic ARNs, the job name prefix).
 OUTPUT_LIKE = re.compile(r"[A-Z][A-Za-z]*(BucketName|QueueUrl|FunctionArn|TopicArn|NamePrefix)")
@@ -99,8 +100,8 @@ def test_every_output_the_commands_read_names_the_resource_they_expect(
             assert resources[function]["Type"] == "AWS::Serverless::Function", name
         elif name.endswith("BucketName"):
             assert resources[value["Ref"]]["Type"] == "AWS::S3::Bucket", name
-        elif name == "JobNamePrefix":
-            pass  # below: it must be the prefix the start function names jobs with
+        elif name in ("JobNamePrefix", "RequestSource"):
+            pass  # below: what the functions name jobs with, and listen to
         else:
             pytest.fail(f"{name}: a kind of output this test does not know yet")
 
@@ -108,6 +109,10 @@ def test_every_output_the_commands_read_names_the_resource_they_expect(
     prefix = template.resolve(document["Outputs"]["JobNamePrefix"]["Value"])
     start = template.function("StartTranscriptionFunction")
     assert prefix == start.environment["JOB_NAME_PREFIX"]
+    # make regenerate sends with this source; the process function's rule listens to it.
+    request_source = template.resolve(document["Outputs"]["RequestSource"]["Value"])
+    rule = template.function("ProcessTranscriptFunction").events["RegenerateRequested"]
+    assert rule["Properties"]["Pattern"]["source"] == [request_source]
 
 
 def dead_letter_queues(document: dict[str, Any]) -> dict[str, str | None]:

@@ -106,6 +106,10 @@ ALLOWED_WILDCARD_RESOURCES = {
     ("ReconcileFunctionRole", "transcribe:ListTranscriptionJobs"): (
         "no resource types for this action (Service Authorization Reference)"
     ),
+    ("StartTranscriptionFunctionRole", "transcribe:ListTranscriptionJobs"): (
+        "no resource types for this action (Service Authorization Reference); only with "
+        "DeleteFollowsSource, to find the jobs of a deleted upload"
+    ),
     **{
         ("EncryptionKey", action): "a key policy's Resource '*' is the key itself: CloudWatch "
         "alarms may publish to the alarm topic encrypted with it"

@@ -74,7 +74,7 @@ def test_each_function_environment_is_a_valid_configuration(
 
 def test_event_rule_filters_on_this_stack_s_job_prefix(template: Template) -> None:
     spec = template.function("ProcessTranscriptFunction")
-    (event,) = spec.events.values()
+    event = spec.events["JobFinished"]
     pattern = event["Properties"]["Pattern"]
 
     assert event["Type"] == "EventBridgeRule"
@@ -337,25 +337,42 @@ def test_asynchronous_failures_end_in_a_dead_letter_queue(
 
 
 def test_undeliverable_job_events_end_in_a_dead_letter_queue(template: Template) -> None:
-    (event,) = template.function("ProcessTranscriptFunction").events.values()
-    properties = event["Properties"]
-    rule_arn = (
-        f"arn:aws:events:{template.region}:{template.account_id}:rule/{properties['RuleName']}"
-    )
+    """Both rules of the process function (job finished, regenerate requested): EventBridge
+    retries for a day, then the event lands in the dead-letter queue, whose policy lets
+    exactly these two rules send to it."""
+    events = template.function("ProcessTranscriptFunction").events
+    assert set(events) == {"JobFinished", "RegenerateRequested"}
     policy = template.resolve(template.resources["JobEventsDeadLetterQueuePolicy"]["Properties"])
     (statement,) = policy["PolicyDocument"]["Statement"]
-
-    assert properties["RetryPolicy"] == {
-        "MaximumRetryAttempts": 185,
-        "MaximumEventAgeInSeconds": 86400,
-    }
     raw = template.resources["ProcessTranscriptFunction"]["Properties"]["Events"]
-    (raw_event,) = raw.values()
-    assert raw_event["Properties"]["DeadLetterConfig"] == {
-        "Arn": {"Fn::GetAtt": ["JobEventsDeadLetterQueue", "Arn"]}
-    }
+    rule_arns = []
+    for name, event in events.items():
+        properties = event["Properties"]
+        rule_arns.append(
+            f"arn:aws:events:{template.region}:{template.account_id}:rule/{properties['RuleName']}"
+        )
+        assert properties["RetryPolicy"] == {
+            "MaximumRetryAttempts": 185,
+            "MaximumEventAgeInSeconds": 86400,
+        }
+        assert raw[name]["Properties"]["DeadLetterConfig"] == {
+            "Arn": {"Fn::GetAtt": ["JobEventsDeadLetterQueue", "Arn"]}
+        }
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == rule_arn  # only our rule
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == rule_arns  # only our rules
+
+
+def test_regenerate_requests_come_from_this_stack_only(template: Template) -> None:
+    """Requests have their own source, so the completion e-mail and webhook rules (which
+    match the completion source) never forward them."""
+    pattern = template.function("ProcessTranscriptFunction").events["RegenerateRequested"][
+        "Properties"
+    ]["Pattern"]
+    completion_source = template.function("ProcessTranscriptFunction").environment["EVENT_SOURCE"]
+    assert pattern == {
+        "source": [f"{completion_source}.requests"],
+        "detail-type": ["Regenerate Requested"],
+    }
 
 
 def test_reconciliation_runs_on_the_configured_schedule(template: Template) -> None:
@@ -512,3 +529,68 @@ def test_sse_s3_by_default(template: Template) -> None:
     for spec in template.functions():
         assert spec.environment["OUTPUT_KMS_KEY_ARN"] == ""
         assert allowed(template, spec.logical_id, "kms:GenerateDataKey") == []
+
+
+def _grants(template: Template, function: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs of a function's role as the template resolves it."""
+    grants = set()
+    for policy in role_of_function(template, function).policies:
+        for statement in policy["Statement"]:
+            actions = statement["Action"]
+            resources = statement["Resource"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    grants.add((action, resource))
+    return grants
+
+
+def test_deleting_what_names_an_upload_is_granted_only_with_delete_follows_source(
+    template: Template,
+) -> None:
+    following = Template(
+        REPO / "template.yaml",
+        stack_name=STACK,
+        parameter_overrides={"DeleteFollowsSource": "true"},
+    )
+    output = f"arn:aws:s3:::{template.physical_name('OutputBucket')}"
+    input_ = f"arn:aws:s3:::{template.physical_name('InputBucket')}"
+    jobs = f"arn:aws:transcribe:{template.region}:{template.account_id}:transcription-job/{STACK}.*"
+    table = template.resolve({"Fn::GetAtt": ["InFlightTable", "Arn"]})
+    added = {
+        "StartTranscriptionFunction": {
+            ("s3:DeleteObject", f"{output}/*/error.json"),
+            ("s3:DeleteObject", f"{output}/_transcribe/{STACK}.*"),
+            ("s3:DeleteObject", f"{output}/_transcribe/redacted-{STACK}.*"),
+            ("s3:DeleteObject", f"{input_}/*.options.json"),
+            ("transcribe:ListTranscriptionJobs", "*"),
+            ("transcribe:GetTranscriptionJob", jobs),
+            ("transcribe:DeleteTranscriptionJob", jobs),
+            ("dynamodb:Query", table),
+            ("dynamodb:DeleteItem", table),
+        },
+        # A job that ends after its upload was deleted: process_job (also in reconciliation).
+        **{
+            function: {
+                ("s3:DeleteObject", f"{output}/_transcribe/{STACK}.*"),
+                ("s3:DeleteObject", f"{output}/_transcribe/redacted-{STACK}.*"),
+                ("transcribe:DeleteTranscriptionJob", jobs),
+            }
+            for function in ("ProcessTranscriptFunction", "ReconcileFunction")
+        },
+    }
+    for function, grants in added.items():
+        assert _grants(following, function) - _grants(template, function) == grants, function
+        assert not any(
+            a == "transcribe:DeleteTranscriptionJob" for a, _ in _grants(template, function)
+        )
+    assert (
+        following.function("StartTranscriptionFunction").environment["DELETE_FOLLOWS_SOURCE"]
+        == "true"
+    )
+
+
+def test_the_process_function_reads_the_outputs_it_regenerates(template: Template) -> None:
+    output = f"arn:aws:s3:::{template.physical_name('OutputBucket')}"
+    reads = {r for a, r in _grants(template, "ProcessTranscriptFunction") if a == "s3:GetObject"}
+    for name in (*OUTPUT_FILES, ERROR_RECORD):
+        assert f"{output}/*/{name}" in reads

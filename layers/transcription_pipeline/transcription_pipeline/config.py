@@ -47,6 +47,15 @@ class Settings:
     event_source: str = "transcription-pipeline"
     # Per-prefix options (OptionProfiles), longest prefix first.
     option_profiles: tuple[tuple[str, FileOptions], ...] = ()
+    # DeleteFollowsSource: a deleted upload takes its outputs, raw transcripts, jobs and
+    # in-flight items with it (README, Delete follows the source).
+    delete_follows_source: bool = False
+
+    @property
+    def request_source(self) -> str:
+        """The EventBridge source of this stack's requests to itself (Regenerate Requested):
+        not the completion events' source, so rules for those never see requests."""
+        return f"{self.event_source}.requests"
 
     @property
     def identify_language(self) -> bool:
@@ -131,6 +140,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     return Settings(
         option_profiles=option_profiles,
+        delete_follows_source=_flag(env, "DELETE_FOLLOWS_SOURCE", default=False),
         event_source=env.get("EVENT_SOURCE", "").strip() or "transcription-pipeline",
         input_bucket=_required(env, "INPUT_BUCKET"),
         output_bucket=_required(env, "OUTPUT_BUCKET"),

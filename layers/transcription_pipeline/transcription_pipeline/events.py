@@ -18,6 +18,9 @@ from urllib.parse import quote_plus, unquote_plus
 from transcription_pipeline.naming import S3Location
 
 JOB_STATE_CHANGE = "Transcribe Job State Change"
+# What this stack asks of its own process function (make regenerate, a new sidecar); on
+# the default bus with the source ``<EVENT_SOURCE>.requests``, never a completion event.
+REGENERATE_REQUESTED = "Regenerate Requested"
 
 
 class Origin(enum.StrEnum):
@@ -26,6 +29,7 @@ class Origin(enum.StrEnum):
     S3 = "s3"  # the bucket's own notification: a new upload
     BACKFILL = "backfill"  # make backfill: an object that may have its answer already
     RECONCILE = "reconcile"  # a job Transcribe does not know, started again
+    SIDECAR = "sidecar"  # the upload's options sidecar changed: the media looked at again
 
 
 class MalformedEvent(ValueError):
@@ -34,7 +38,8 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True)
 class Upload:
-    """One S3 ObjectCreated record, key already decoded."""
+    """One S3 ObjectCreated (or, with DeleteFollowsSource, ObjectRemoved) record, key
+    already decoded."""
 
     bucket: str
     key: str
@@ -43,6 +48,8 @@ class Upload:
     version_id: str | None
     event_time: str
     origin: Origin = Origin.S3
+    # ObjectRemoved:Delete or :DeleteMarkerCreated: the key was deleted (or a version of it).
+    removed: bool = False
 
     @property
     def location(self) -> S3Location:
@@ -91,13 +98,18 @@ def _real_version(version_id: object) -> str | None:
 
 
 def parse_upload(record: Mapping[str, Any]) -> Upload:
-    """One S3 event record as an Upload; raises MalformedEvent."""
+    """One S3 event record as an Upload; raises MalformedEvent.
+
+    S3's ObjectRemoved records carry no size and no eTag (S3 user guide, "Event message
+    structure"): a removal is read with size 0.
+    """
     if not isinstance(record, Mapping):
         raise MalformedEvent("record is not an object")
     s3 = _mapping(record, "s3")
     bucket = _text(_mapping(s3, "bucket"), "name")
     obj = _mapping(s3, "object")
-    size = obj.get("size", None)
+    removed = str(record.get("eventName") or "").startswith("ObjectRemoved:")
+    size = obj.get("size", 0 if removed else None)
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise MalformedEvent("field 'size' is missing or not a non-negative integer")
     version_id = obj.get("versionId")
@@ -108,6 +120,7 @@ def parse_upload(record: Mapping[str, Any]) -> Upload:
         etag=str(obj.get("eTag") or ""),
         version_id=_real_version(version_id),
         event_time=str(record.get("eventTime") or ""),
+        removed=removed,
     )
 
 
@@ -131,6 +144,25 @@ def parse_job_state_change(event: Mapping[str, Any]) -> JobStateChange:
         status=str(detail.get("TranscriptionJobStatus") or ""),
         time=event.get("time") if isinstance(event.get("time"), str) else None,
     )
+
+
+@dataclass(frozen=True)
+class RegenerateRequest:
+    source_key: str  # the upload whose outputs are rendered again
+
+
+def parse_regenerate_request(event: Mapping[str, Any], source: str) -> RegenerateRequest:
+    """A Regenerate Requested event of this stack (``source``); raises MalformedEvent."""
+    if not isinstance(event, Mapping):
+        raise MalformedEvent("event is not an object")
+    if event.get("detail-type") != REGENERATE_REQUESTED or event.get("source") != source:
+        raise MalformedEvent("not a Regenerate Requested event of this stack")
+    return RegenerateRequest(_text(_mapping(event, "detail"), "key"))
+
+
+def regenerate_detail(source_key: str) -> dict[str, Any]:
+    """The detail of a Regenerate Requested event (what parse_regenerate_request reads)."""
+    return {"version": 1, "key": source_key}
 
 
 def parse_queued_message(record: Mapping[str, Any]) -> QueuedMessage:

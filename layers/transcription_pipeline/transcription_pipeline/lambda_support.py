@@ -14,6 +14,7 @@ from transcription_pipeline.aws import (
     Announcer,
     InFlightJobs,
     ObjectStore,
+    RegenerateRequests,
     TranscribeJobs,
     UploadQueue,
 )
@@ -34,6 +35,7 @@ class Dependencies:
     in_flight: InFlightJobs
     queue: UploadQueue
     announcer: Announcer
+    regenerate_requests: RegenerateRequests
 
 
 def build_dependencies() -> Dependencies:
@@ -47,6 +49,7 @@ def build_dependencies() -> Dependencies:
         InFlightJobs(settings.in_flight_table),
         UploadQueue(settings.upload_queue_url),
         Announcer(settings.event_source),
+        RegenerateRequests(settings.request_source),
     )
 
 

@@ -96,6 +96,27 @@ def raw_output_key(raw_output_prefix: str, job_name: str) -> str:
     return f"{raw_output_prefix}{job_name}.json"
 
 
+REDACTED_PREFIX = "redacted-"
+
+
+def raw_output_keys(raw_output_prefix: str, job_name: str) -> tuple[str, str]:
+    """Every file a job can leave under the prefix: its JSON and, with PII redaction, the
+    redacted JSON, whose file name Transcribe starts with ``redacted-`` (Transcribe
+    developer guide, "Redacting PII in your batch job")."""
+    return (
+        raw_output_key(raw_output_prefix, job_name),
+        f"{raw_output_prefix}{REDACTED_PREFIX}{job_name}.json",
+    )
+
+
+def job_name_start(prefix: str, source: S3Location) -> str:
+    """What every job name of ``source`` starts with, whatever its revision and variant
+    (the readable stem is cut shortest with a variant, so that is the one used)."""
+    name = job_name_for(prefix, source, "", "0" * 8)
+    start = name[: len(name) - (_HASH_LENGTH + 1 + 8)]  # the prefix and the stem, cut
+    return start if start == prefix else start.removesuffix(".")
+
+
 MAX_S3_KEY_BYTES = 1024  # S3 refuses longer keys (KeyTooLongError), counted in UTF-8 bytes
 _FOLDER_MARK = "~"
 # Every output of one source shares one folder, so the folder is sized for the longest name.

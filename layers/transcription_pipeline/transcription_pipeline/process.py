@@ -35,6 +35,7 @@ from transcription_pipeline.naming import (
     job_name_for,
     parse_s3_uri,
     parse_transcript_uri,
+    raw_output_keys,
 )
 from transcription_pipeline.options import OptionError, SpeakerNames, names_by_label
 from transcription_pipeline.performance import without_cyclic_gc
@@ -55,6 +56,9 @@ class ProcessOutcome(enum.StrEnum):
     SUPERSEDED = "superseded"  # the source key holds newer content now; nothing written
     FOREIGN = "foreign"  # not one of this stack's jobs
     UNKNOWN = "unknown"  # Transcribe does not know the job (deleted, or a forged event)
+    # DeleteFollowsSource and the upload is gone: nothing written, and the job's raw
+    # output and record removed, so a job that ends after the deletion leaves nothing.
+    SOURCE_DELETED = "source_deleted"
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,13 @@ def _publish_answer(
         # The key now holds newer content, or asks for other options, with its own job: an
         # older job's late answer must not overwrite the newer one.
         return ProcessResult(ProcessOutcome.SUPERSEDED, source)
-    # The source may be deleted already; its answer is still written.
+    if current is None and settings.delete_follows_source:
+        if job.status not in ("COMPLETED", "FAILED"):
+            raise JobNotFinished(f"job {job.name} is {job.status or 'in an unknown state'}")
+        store.delete(settings.output_bucket, raw_output_keys(settings.raw_output_prefix, job.name))
+        jobs.delete(job.name)
+        return ProcessResult(ProcessOutcome.SOURCE_DELETED, source)
+    # The source may be deleted already (DeleteFollowsSource off); its answer is written.
     revision = current.revision if current else None
     metadata = record_metadata(revision, job.name)
     created_at = _timestamp(job, event_time or datetime.now(UTC).isoformat())

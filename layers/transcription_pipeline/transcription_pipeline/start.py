@@ -19,10 +19,12 @@ from transcription_pipeline.aws import (
     JobRefused,
     ObjectGone,
     ObjectStore,
+    RegenerateRequests,
     TranscribeJobs,
     UploadQueue,
 )
 from transcription_pipeline.config import Settings
+from transcription_pipeline.deletions import DeleteOutcome, follow_deleted_source
 from transcription_pipeline.error_records import failure_record, rejection_record
 from transcription_pipeline.events import (
     MalformedEvent,
@@ -34,7 +36,12 @@ from transcription_pipeline.events import (
     parse_upload,
     upload_records,
 )
-from transcription_pipeline.file_options import is_sidecar, options_of_upload, stack_resolved
+from transcription_pipeline.file_options import (
+    is_sidecar,
+    media_of,
+    options_of_upload,
+    stack_resolved,
+)
 from transcription_pipeline.media import MediaCheck, MediaFormat, check_media
 from transcription_pipeline.naming import (
     S3Location,
@@ -45,6 +52,7 @@ from transcription_pipeline.naming import (
 )
 from transcription_pipeline.options import OptionError, ResolvedOptions
 from transcription_pipeline.publish import (
+    JOB_METADATA,
     REVISION_METADATA,
     final_record_metadata,
     publish_error,
@@ -71,6 +79,11 @@ class StartOutcome(enum.StrEnum):
     SKIPPED = "skipped"  # folder marker or Transcribe's own file
     GONE = "gone"  # deleted or overwritten before we looked; its own event covers it
     ANSWERED = "answered"  # backfill or reconcile: this revision has its final record
+    # A sidecar changed only what the outputs show (names, title): the process function
+    # renders them again from the stored transcript.
+    REGENERATE_REQUESTED = "regenerate_requested"
+    SOURCE_DELETED = "source_deleted"  # DeleteFollowsSource: what named the upload is gone
+    SOURCE_KEPT = "source_kept"  # a removal record, but an object is under the key now
 
 
 @dataclass(frozen=True)
@@ -208,7 +221,7 @@ def start_transcription(
         return StartResult(StartOutcome.GONE, bytes_read=store.bytes_read - bytes_before)
     bytes_read = store.bytes_read - bytes_before
     revision = revision_of(upload.etag, upload.version_id, next(iter(last_modified), None))
-    if upload.origin != Origin.S3:
+    if upload.origin not in (Origin.S3, Origin.SIDECAR):
         # An existing object sent again: its answer may be there already (a new upload's
         # cannot, so its event costs no extra request).
         recorded = final_record_metadata(store, settings.output_bucket, upload.key)
@@ -282,6 +295,85 @@ def start_transcription(
     return StartResult(outcome, job_name, check, bytes_read)
 
 
+def options_changed(
+    sidecar: Upload,
+    settings: Settings,
+    store: ObjectStore,
+    jobs: TranscribeJobs,
+    in_flight: InFlightJobs,
+    announcer: Announcer,
+    requests: RegenerateRequests | None,
+    *,
+    now: datetime,
+) -> StartResult:
+    """A sidecar was uploaded (or, with DeleteFollowsSource, deleted): look at its media again.
+
+    If the media's answer is already the job its options ask for now, only what the outputs
+    show can have changed (names, title): a regenerate is requested. Otherwise the media
+    goes the normal start path as it is now: a new job for new transcription options (its
+    variant), an error.json for options that cannot be used, or the job already running.
+    """
+    media = S3Location(sidecar.bucket, media_of(sidecar.key))
+    head = store.head(media)
+    if head is None:
+        # The sidecar came first: the media's own upload event reads it.
+        return StartResult(StartOutcome.SKIPPED)
+    try:
+        options = options_of_upload(media, head.metadata, settings, store)
+    except OptionError:
+        options = None  # the start path below writes the error.json that names the option
+    if options is not None:
+        variant = options.transcription_fingerprint(stack_resolved(settings))
+        job_name = job_name_for(settings.job_name_prefix, media, head.revision, variant)
+        recorded = final_record_metadata(store, settings.output_bucket, media.key)
+        if recorded.get(JOB_METADATA) == job_name:
+            if requests is None:  # simulations without EventBridge
+                return StartResult(StartOutcome.ANSWERED, job_name)
+            # Outputs or a failure of this very job; regenerate tells them apart.
+            requests.request(media.key)
+            return StartResult(StartOutcome.REGENERATE_REQUESTED, job_name)
+    upload = Upload(
+        bucket=media.bucket,
+        key=media.key,
+        size=head.size,
+        etag=head.etag,
+        version_id=head.version_id,
+        event_time=sidecar.event_time,
+        origin=Origin.SIDECAR,
+    )
+    return start_transcription(upload, settings, store, jobs, in_flight, announcer, now=now)
+
+
+def handle_record(
+    upload: Upload,
+    settings: Settings,
+    store: ObjectStore,
+    jobs: TranscribeJobs,
+    in_flight: InFlightJobs,
+    announcer: Announcer,
+    requests: RegenerateRequests | None,
+    *,
+    now: datetime,
+) -> StartResult:
+    """One S3 record: an upload, a sidecar change, or a deletion."""
+    if is_sidecar(upload.key) and (not upload.removed or settings.delete_follows_source):
+        return options_changed(
+            upload, settings, store, jobs, in_flight, announcer, requests, now=now
+        )
+    if upload.removed:
+        # Only sent when DeleteFollowsSource is on; ignored otherwise, whatever sent it.
+        if should_skip(upload.key):
+            return StartResult(StartOutcome.SKIPPED)
+        deleted = follow_deleted_source(upload.key, settings, store, jobs, in_flight)
+        outcome = {
+            DeleteOutcome.DELETED: StartOutcome.SOURCE_DELETED,
+            DeleteOutcome.KEPT: StartOutcome.SOURCE_KEPT,
+            DeleteOutcome.IGNORED: StartOutcome.SKIPPED,
+        }[deleted.outcome]
+        return StartResult(outcome)
+    return start_transcription(upload, settings, store, jobs, in_flight, announcer, now=now)
+
+
 @dataclass(frozen=True)
 class HandledUpload:
     upload: Upload
@@ -334,6 +426,7 @@ def start_queued_uploads(
     announcer: Announcer,
     *,
     now: datetime,
+    requests: RegenerateRequests | None = None,
 ) -> QueueBatch:
     """Each message of an SQS batch on its own: one bad message never blocks the others.
 
@@ -366,8 +459,8 @@ def start_queued_uploads(
             results = [
                 HandledUpload(
                     upload,
-                    start_transcription(
-                        upload, settings, store, jobs, in_flight, announcer, now=now
+                    handle_record(
+                        upload, settings, store, jobs, in_flight, announcer, requests, now=now
                     ),
                 )
                 for upload in uploads

@@ -7,7 +7,7 @@ the pipeline are translated (a missing object, a refused job, a quota).
 """
 
 from transcription_pipeline.aws.dynamodb import InFlightJob, InFlightJobs
-from transcription_pipeline.aws.eventbridge import Announcer, EmitFailed
+from transcription_pipeline.aws.eventbridge import Announcer, EmitFailed, RegenerateRequests
 from transcription_pipeline.aws.s3 import (
     CONTENT_TYPES,
     ListedObject,
@@ -41,6 +41,7 @@ __all__ = [
     "ObjectStore",
     "OutgoingMessage",
     "RangeRead",
+    "RegenerateRequests",
     "TranscribeJobs",
     "TranscriptionJob",
     "UploadQueue",

@@ -66,6 +66,31 @@ class InFlightJobs:
             Key={"source_key": {"S": source_key}, "job_name": {"S": job_name}},
         )
 
+    def of_source(self, source_key: str) -> list[InFlightJob]:
+        """The items of one upload (its partition), with one Query per 1 MB page."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "source_key = :key",
+            "ExpressionAttributeValues": {":key": {"S": source_key}},
+            "ConsistentRead": True,
+        }
+        jobs: list[InFlightJob] = []
+        while True:
+            page = self._dynamodb.query(**request)
+            jobs += [
+                InFlightJob(
+                    source_key=item["source_key"]["S"],
+                    job_name=item["job_name"]["S"],
+                    revision=item.get("revision", {}).get("S", ""),
+                    started_at=datetime.fromtimestamp(int(item["started_at"]["N"]), UTC),
+                )
+                for item in page.get("Items", [])
+            ]
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return jobs
+            request["ExclusiveStartKey"] = last_key
+
     def all(self) -> Iterator[InFlightJob]:
         """Every item, page by page (1 MB a page): as many reads as there are jobs in flight."""
         request: dict[str, Any] = {"TableName": self.table_name}

@@ -1,4 +1,5 @@
-"""Amazon EventBridge: the completion events, on the account's default bus."""
+"""Amazon EventBridge: the completion events and this stack's requests to itself (Regenerate
+Requested), on the account's default bus."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import boto3
 
 from transcription_pipeline.announcements import Announcement
 from transcription_pipeline.aws.errors import CLIENT_CONFIG
+from transcription_pipeline.events import REGENERATE_REQUESTED, regenerate_detail
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -30,6 +32,28 @@ class Announcer:
                     "Source": self.source,
                     "DetailType": str(announcement.detail_type),
                     "Detail": json.dumps(announcement.detail, sort_keys=True),
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            entry = response.get("Entries", [{}])[0]
+            raise EmitFailed(f"{entry.get('ErrorCode', '')}: {entry.get('ErrorMessage', '')}")
+
+
+class RegenerateRequests:
+    """Asks the process function to render an upload's outputs again (its EventBridge rule)."""
+
+    def __init__(self, source: str, client: EventBridgeClient | None = None) -> None:
+        self.source = source
+        self._events: EventBridgeClient = client or boto3.client("events", config=CLIENT_CONFIG)
+
+    def request(self, source_key: str) -> None:
+        response = self._events.put_events(
+            Entries=[
+                {
+                    "Source": self.source,
+                    "DetailType": REGENERATE_REQUESTED,
+                    "Detail": json.dumps(regenerate_detail(source_key), sort_keys=True),
                 }
             ]
         )

@@ -112,6 +112,16 @@ class ObjectStore:
                 raise ObjectGone(location.uri) from error
             raise
 
+    def read_with_metadata(self, location: S3Location) -> tuple[bytes, dict[str, str]]:
+        """The whole object and its S3 user metadata, in one GET; raises ObjectGone."""
+        try:
+            response = self._s3.get_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            if error_code(error) in ("NoSuchKey", "404"):
+                raise ObjectGone(location.uri) from error
+            raise
+        return response["Body"].read(), dict(response.get("Metadata", {}))
+
     def head(self, location: S3Location) -> ObjectHead | None:
         """The object's revision and metadata, or None when there is no such object."""
         try:

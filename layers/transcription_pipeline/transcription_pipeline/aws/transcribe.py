@@ -115,6 +115,38 @@ class TranscribeJobs:
                 request["NextToken"] = token
         return statuses
 
+    def names_containing(self, text: str) -> list[str]:
+        """Every job Transcribe still knows (it keeps them 90 days) whose name contains
+        ``text``, in every status."""
+        names: list[str] = []
+        for status in JOB_STATUSES:
+            request: dict[str, Any] = {
+                "Status": status,
+                "JobNameContains": text,
+                "MaxResults": 100,
+            }
+            while True:
+                page = self._transcribe.list_transcription_jobs(**request)
+                names += [
+                    s.get("TranscriptionJobName", "")
+                    for s in page.get("TranscriptionJobSummaries", [])
+                ]
+                token = page.get("NextToken")
+                if not token:
+                    break
+                request["NextToken"] = token
+        return sorted(set(names) - {""})
+
+    def delete(self, name: str) -> None:
+        """Forget a finished job (its record names the upload); an unknown job is fine."""
+        try:
+            self._transcribe.delete_transcription_job(TranscriptionJobName=name)
+        except ClientError as error:
+            # Transcribe answers BadRequestException for a name it does not know.
+            if error_code(error) in ("BadRequestException", "NotFoundException"):
+                return
+            raise
+
     def get(self, name: str) -> TranscriptionJob | None:
         """The job's details, or None when Transcribe does not know the job."""
         try:
