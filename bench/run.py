@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import platform
 import shutil
@@ -102,7 +103,7 @@ def bytes_read_to_validate(size: int, kind: str) -> tuple[int, str]:
     from botocore.awsrequest import AWSResponse, HTTPHeaders
     from botocore.response import StreamingBody
 
-    from transcription_pipeline.aws import ObjectStore, TranscribeJobs
+    from transcription_pipeline.aws import Announcer, InFlightJobs, ObjectStore, TranscribeJobs
     from transcription_pipeline.config import load_settings
     from transcription_pipeline.events import Upload
     from transcription_pipeline.start import StartOutcome, start_transcription
@@ -112,8 +113,14 @@ def bytes_read_to_validate(size: int, kind: str) -> tuple[int, str]:
         aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
     )
     served: list[int] = []
+    whole_gets: list[str] = []
 
     def get_object(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        if "Range" not in params["headers"]:
+            # A whole-object GET: the upload's options sidecar, which this upload lacks.
+            whole_gets.append(params["url_path"])
+            missing = {"Error": {"Code": "NoSuchKey", "Message": "The key does not exist"}}
+            return AWSResponse("https://s3.invalid", 404, HTTPHeaders(), None), missing
         ranges = params["headers"]["Range"].removeprefix("bytes=")
         first, last = (int(n) for n in ranges.split("-"))
         body = source(first, min(last, size - 1))
@@ -127,9 +134,13 @@ def bytes_read_to_validate(size: int, kind: str) -> tuple[int, str]:
     def start_job(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         return AWSResponse("https://transcribe.invalid", 200, HTTPHeaders(), None), {}
 
+    def put_item(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("https://dynamodb.invalid", 200, HTTPHeaders(), None), {}
+
     # botocore types hooks as returning None; a before-call hook may answer instead.
     session.events.register("before-call.s3.GetObject", get_object)  # type: ignore[arg-type]
     session.events.register("before-call.transcribe.StartTranscriptionJob", start_job)  # type: ignore[arg-type]
+    session.events.register("before-call.dynamodb.PutItem", put_item)  # type: ignore[arg-type]
     settings = load_settings(
         {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "JOB_NAME_PREFIX": "bench."}
     )
@@ -139,10 +150,16 @@ def bytes_read_to_validate(size: int, kind: str) -> tuple[int, str]:
         settings,
         ObjectStore(session.client("s3")),
         TranscribeJobs(session.client("transcribe")),
+        InFlightJobs("in-flight", session.client("dynamodb")),
+        Announcer("bench", session.client("events")),  # not called for a started job
+        now=datetime(2026, 11, 24, 10, 0, 1, tzinfo=UTC),
     )
     if result.outcome is not StartOutcome.STARTED:
         raise RuntimeError(f"the {kind} of {size} bytes was {result.outcome}: {result.check}")
-    return sum(served), f"{len(served)} ranged GET(s)"
+    detail = f"{len(served)} ranged GET(s)"
+    if whole_gets:
+        detail += f"; {len(whole_gets)} GET of an options sidecar (none there)"
+    return sum(served), detail
 
 
 # -- 2. transcript processing -----------------------------------------------------------------
@@ -475,6 +492,94 @@ def offline_demo() -> list[Figure]:
     return figures
 
 
+# -- 6. volumes: a burst and a backfill in simulated time ---------------------------------------
+def volumes(quick: bool) -> tuple[list[Figure], list[dict[str, Any]]]:
+    """The issue's scenarios (quick: small ones at a tenth of Transcribe's job quotas), the
+    real use cases against simulated AWS; what is modelled: bench/volumes/__init__.py."""
+    from bench.volumes import QUICK_SCENARIOS, SCENARIOS, run_all, stack
+
+    workers = min(2, os.cpu_count() or 1)
+    started = time.monotonic()
+    quotas, environment = stack(quick)
+    reports = run_all(QUICK_SCENARIOS if quick else SCENARIOS, quotas, environment, workers)
+    elapsed = time.monotonic() - started
+    figures = []
+    for r in reports:
+        name = f"volumes, {r.scenario}"
+        hours = (r.wall_seconds / 3600, r.bound_seconds / 3600, r.bound_queued_seconds / 3600)
+        quotas = r.details["quotas"]
+        busiest = sorted(r.requests.items(), key=lambda item: -item[1])[:3]
+        upload_queue = r.details["upload_queue"]
+        figures += [
+            Figure(
+                f"{name}: files answered",
+                r.answered,
+                "files",
+                None,
+                f"of {r.files:,}; {r.answered_before:,} had their answer before",
+            ),
+            Figure(
+                f"{name}: files dead-lettered",
+                r.dead_lettered,
+                "files",
+                0,
+                f"most receives of a message {upload_queue['max_receive_count']}",
+            ),
+            Figure(
+                f"{name}: files lost",
+                r.lost,
+                "files",
+                0,
+                f"{r.details['completion_events_lost']} completion events lost; reconcile "
+                f"processed {r.details['reconcile'].get('recovered', 0)} finished jobs",
+            ),
+            Figure(
+                f"{name}: wall time / quota bound",
+                r.wall_ratio,
+                "x",
+                1.1,
+                f"{hours[0]:.1f} h against {hours[1]:.1f} h at {quotas['concurrent_jobs']} "
+                f"jobs; {r.wall_ratio_queued:.2f}x the {hours[2]:.1f} h at the "
+                f"{math.floor(quotas['concurrent_jobs'] * quotas['queued_share'])} jobs "
+                "Transcribe runs from its queue"
+                + (
+                    f"; the unanswered files' jobs never ran (bound without them "
+                    f"{r.details['bound_answered_hours']:.1f} h)"
+                    if r.answered < r.files
+                    else ""
+                ),
+            ),
+            Figure(
+                f"{name}: AWS requests per file",
+                r.requests_per_file,
+                "requests",
+                None,
+                ", ".join(f"{api} {count / r.files:.1f}" for api, count in busiest),
+            ),
+            Figure(
+                f"{name}: pipeline cost / Transcribe",
+                r.cost.overhead_percent,
+                "%",
+                0.5,
+                f"{r.cost.overhead_percent:.4f} %: ${r.cost.per_audio_hour:.5f} per audio "
+                "hour beside Transcribe's "
+                f"${r.cost.transcribe / r.audio_hours if r.audio_hours else 0:.2f}; "
+                f"${r.cost.pipeline:,.2f} for {r.audio_hours:,.0f} audio hours",
+            ),
+        ]
+    cpu = sum(r.cpu_seconds for r in reports)
+    figures.append(
+        Figure(
+            "volumes: simulation run time",
+            elapsed,
+            "s",
+            None,
+            f"{cpu:.0f} s CPU in {workers} process(es); {'quick' if quick else 'full'} scenarios",
+        )
+    )
+    return figures, [r.as_dict() for r in reports]
+
+
 # -- report ---------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     model = "unknown"
@@ -492,7 +597,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(quick: bool) -> list[Figure]:
+def run(
+    quick: bool, details: dict[str, Any] | None = None, volume_sizes: str | None = None
+) -> list[Figure]:
+    """Every measure's figures; ``details`` receives what a table row cannot hold.
+    ``volume_sizes``: "full", "quick" or "none" (default: as ``quick`` says)."""
     figures: list[Figure] = []
     sizes = [MIB] if quick else [MIB, 2 * GIB]
     for kind in ("wav", "mp4"):
@@ -507,6 +616,12 @@ def run(quick: bool) -> list[Figure]:
     figures += cold_starts(runs=1 if quick else 9)
     figures += artefact_sizes()
     figures += offline_demo()
+    volume_sizes = volume_sizes or ("quick" if quick else "full")
+    if volume_sizes != "none":
+        volume_figures, volume_details = volumes(volume_sizes == "quick")
+        figures += volume_figures
+        if details is not None:
+            details["volumes"] = volume_details
     return figures
 
 
@@ -525,13 +640,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smallest sizes only (CI)")
     parser.add_argument("--output", default=str(REPO / "bench" / "results.json"))
+    parser.add_argument(
+        "--volumes",
+        choices=("full", "quick", "none"),
+        help="the volume simulation's scenarios (default: full, or quick with --quick); "
+        "the full ones take about 30 CPU minutes, in 2 processes",
+    )
     arguments = parser.parse_args(argv)
     sys.path[:0] = [str(LAYER), str(REPO)]
-    figures = run(arguments.quick)
+    details: dict[str, Any] = {}
+    figures = run(arguments.quick, details, arguments.volumes)
     report = {
         "machine": machine(),
         "quick": arguments.quick,
         "figures": [asdict(f) for f in figures],
+        **details,
     }
     Path(arguments.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"Machine: {report['machine']}")
