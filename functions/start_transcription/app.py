@@ -8,13 +8,12 @@ deletes the others.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from transcription_pipeline.aws import CapacityExceeded
 from transcription_pipeline.events import MalformedEvent, queued_records
 from transcription_pipeline.lambda_support import (
     build_dependencies,
@@ -37,7 +36,9 @@ _METRIC_BY_OUTCOME = {
     StartOutcome.SOURCE_KEPT: "RemovalsOfKeptUploads",
 }
 
-_dependencies = cache(build_dependencies)
+# The upload queue retries a quota answer for days: botocore's own retries of it (5
+# attempts, backing off up to 20 s) would only hold the batch and its other uploads.
+_dependencies = cache(partial(build_dependencies, transcribe_attempts=2))
 
 
 @lambda_entry
@@ -88,19 +89,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "bytes_read": result.bytes_read,
             },
         )
-    at_capacity = sum(
-        isinstance(d.error, CapacityExceeded) or d.error is None for d in batch.deferred
-    )
+    at_capacity = sum(d.waits_for_capacity for d in batch.deferred)
+    fresh_copies = sum(d.fresh_copy for d in batch.deferred)
+    if fresh_copies:
+        # A long wait for capacity restarts its receive count (never dead-lettered).
+        metrics.add_metric(
+            name="UploadsRequeuedAfterLongWait", unit=MetricUnit.Count, value=fresh_copies
+        )
     if at_capacity:
         # Expected in a burst: Transcribe's queue is full and SQS holds the rest.
         metrics.add_metric(
             name="UploadsWaitingForCapacity", unit=MetricUnit.Count, value=at_capacity
         )
-    after_errors = [
-        d
-        for d in batch.deferred
-        if d.error is not None and not isinstance(d.error, CapacityExceeded)
-    ]
+    after_errors = [d for d in batch.deferred if not d.waits_for_capacity]
     if after_errors:
         # Not a quota: something is wrong (StartRetriesAlarm), though the queue keeps trying.
         metrics.add_metric(

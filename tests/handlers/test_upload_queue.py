@@ -411,3 +411,34 @@ def test_an_error_counts_toward_the_retries_alarm_and_a_quota_does_not(
     # StartRetriesAlarm (template.yaml) watches UploadsRetriedAfterErrors: one for the 500.
     assert metric_values(printed, "UploadsRetriedAfterErrors") == [1.0]
     assert metric_values(printed, "UploadsWaitingForCapacity") == [1.0]
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_long_wait_for_capacity_restarts_as_a_fresh_copy_never_dead_lettered(
+    stack: Stack, fake_aws_answer: Any
+) -> None:
+    from transcription_pipeline.start import FRESH_COPY_AFTER_RECEIVES
+
+    fake_aws_answer("transcribe", "StartTranscriptionJob", 400, QUOTA)
+    first = stack.enqueue({"Records": [upload(stack, "w/long.mp3", "tone.mp3")]})
+    (record,) = stack.receive()
+    # One receive short of the copy: back on the queue as itself, as every wait before.
+    record["attributes"]["ApproximateReceiveCount"] = str(FRESH_COPY_AFTER_RECEIVES - 1)
+    assert stack.run_start([record]) == {"batchItemFailures": [{"itemIdentifier": first}]}
+    # (moto counts SQS's 12-hour visibility limit from the send, AWS from the receive, so
+    # the 48th receive is given by its attribute rather than by 47 hours of waiting.)
+    stack.clock.offset += 4000
+    (record,) = stack.receive()
+    record["attributes"]["ApproximateReceiveCount"] = str(FRESH_COPY_AFTER_RECEIVES)
+
+    response = stack.run_start([record])
+
+    # Not a failure: the original goes, a copy with the same body and origin takes its place.
+    assert response == {"batchItemFailures": []}
+    stack.clock.offset += 4000
+    (copy,) = stack.receive()
+    assert copy["messageId"] != first
+    assert copy["attributes"]["ApproximateReceiveCount"] == "1"
+    assert json.loads(copy["body"]) == json.loads(record["body"])
+    assert copy["messageAttributes"]["origin"]["stringValue"] == "s3"
+    assert stack.dead_letter_ids() == []

@@ -213,7 +213,12 @@ def test_only_the_start_function_delays_messages_and_only_on_the_upload_queue(
         assert not any(is_allowed(policies, IamRequest(change, q)) for q in queues), function
 
 
-def test_only_reconciliation_sends_to_the_upload_queue(template: Template) -> None:
+def test_only_reconciliation_and_the_start_function_send_to_the_upload_queue(
+    template: Template,
+) -> None:
+    # Reconciliation re-queues unknown jobs; the start function re-queues a fresh copy of
+    # an upload that waited long for capacity. No one sends anywhere else.
+    senders = {"ReconcileFunction", "StartTranscriptionFunction"}
     queues = {
         queue: template.resolve({"Fn::GetAtt": [queue, "Arn"]})
         for queue in template.resources_of_type("AWS::SQS::Queue")
@@ -222,7 +227,7 @@ def test_only_reconciliation_sends_to_the_upload_queue(template: Template) -> No
         policies = role_of_function(template, function).policies
         for queue, arn in queues.items():
             may_send = is_allowed(policies, IamRequest("sqs:SendMessage", arn))
-            assert may_send == (function == "ReconcileFunction" and queue == "UploadQueue")
+            assert may_send == (function in senders and queue == "UploadQueue")
 
 
 # -- the in-flight table: who does what ---------------------------------------------------

@@ -38,14 +38,16 @@ class Dependencies:
     regenerate_requests: RegenerateRequests
 
 
-def build_dependencies() -> Dependencies:
+def build_dependencies(transcribe_attempts: int = 5) -> Dependencies:
+    """Every adapter a use case takes; ``transcribe_attempts``: botocore's attempts for
+    Transcribe (the first try included)."""
     settings = load_settings()
     if not settings.upload_queue_url or not settings.in_flight_table:
         raise ConfigError("UPLOAD_QUEUE_URL and IN_FLIGHT_TABLE are required (template.yaml)")
     return Dependencies(
         settings,
         ObjectStore(),
-        TranscribeJobs(),
+        TranscribeJobs(max_attempts=transcribe_attempts),
         InFlightJobs(settings.in_flight_table),
         UploadQueue(settings.upload_queue_url),
         Announcer(settings.event_source),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from transcription_pipeline.aws import (
     JobRefused,
     ObjectGone,
     ObjectStore,
+    OutgoingMessage,
     RegenerateRequests,
     TranscribeJobs,
     UploadQueue,
@@ -69,6 +71,10 @@ IN_FLIGHT_DAYS = 15
 # after minutes.
 FIRST_RETRY_SECONDS = 60
 LAST_RETRY_SECONDS = 3600
+# A message that has waited this many receives for Transcribe capacity goes back as a fresh
+# copy (receive count 1) instead: waiting for a quota never counts toward maxReceiveCount,
+# however long the backlog (a backfill of a few hundred thousand files takes weeks).
+FRESH_COPY_AFTER_RECEIVES = 48
 
 
 class StartOutcome(enum.StrEnum):
@@ -393,6 +399,11 @@ class DeferredMessage:
     message_id: str
     delay_seconds: int
     error: Exception | None  # what stopped it; None when an earlier message hit a quota
+    fresh_copy: bool = False  # sent again as a new message; the original is let go
+
+    @property
+    def waits_for_capacity(self) -> bool:
+        return self.error is None or isinstance(self.error, CapacityExceeded)
 
 
 @dataclass
@@ -406,7 +417,27 @@ class QueueBatch:
 
     def batch_item_failures(self) -> dict[str, list[dict[str, str]]]:
         """The partial batch response: SQS deletes every other message of the batch."""
-        return {"batchItemFailures": [{"itemIdentifier": d.message_id} for d in self.deferred]}
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": d.message_id} for d in self.deferred if not d.fresh_copy
+            ]
+        }
+
+
+def _put_back(
+    message: QueuedMessage, delay: int, error: Exception | None, queue: UploadQueue
+) -> DeferredMessage:
+    """Back on the queue for ``delay`` seconds: the same message (its receive count grows
+    toward the dead-letter queue), or, after a long wait for capacity, a fresh copy."""
+    deferred = DeferredMessage(message.message_id, delay, error)
+    if deferred.waits_for_capacity and message.receive_count >= FRESH_COPY_AFTER_RECEIVES:
+        copy = OutgoingMessage(
+            "fresh", json.dumps(message.notification), message.origin, delay_seconds=delay
+        )
+        if not queue.send([copy]):  # sent: SQS deletes the original with the batch
+            return dataclasses.replace(deferred, fresh_copy=True)
+    queue.retry_later(message.receipt_handle, delay)
+    return deferred
 
 
 def _uploads_of(message: QueuedMessage) -> list[Upload]:
@@ -452,8 +483,7 @@ def start_queued_uploads(
             continue
         delay = retry_delay(message.receive_count, message.message_id)
         if at_capacity:
-            batch.deferred.append(DeferredMessage(message.message_id, delay, None))
-            queue.retry_later(message.receipt_handle, delay)
+            batch.deferred.append(_put_back(message, delay, None, queue))
             continue
         try:
             results = [
@@ -467,8 +497,7 @@ def start_queued_uploads(
             ]
         except Exception as error:  # noqa: BLE001 - retried through the queue, reported
             at_capacity = isinstance(error, CapacityExceeded)
-            batch.deferred.append(DeferredMessage(message.message_id, delay, error))
-            queue.retry_later(message.receipt_handle, delay)
+            batch.deferred.append(_put_back(message, delay, error, queue))
             continue
         batch.handled.extend(results)
     return batch

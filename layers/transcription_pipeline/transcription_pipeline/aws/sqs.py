@@ -23,11 +23,15 @@ ORIGIN_ATTRIBUTE = "origin"  # a message attribute: who put the upload on the qu
 SEND_BATCH_SIZE = 10  # SendMessageBatch takes at most 10 entries
 
 
+MAX_DELAY_SECONDS = 900  # SendMessage's DelaySeconds
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     entry_id: str  # unique within one batch: [A-Za-z0-9_-]{1,80}
     body: str
     origin: str
+    delay_seconds: int = 0  # invisible this long after sending (at most 15 minutes)
 
 
 class UploadQueue:
@@ -56,6 +60,7 @@ class UploadQueue:
                 "MessageAttributes": {
                     ORIGIN_ATTRIBUTE: {"DataType": "String", "StringValue": message.origin}
                 },
+                "DelaySeconds": min(message.delay_seconds, MAX_DELAY_SECONDS),
             }
             for message in messages
         ]

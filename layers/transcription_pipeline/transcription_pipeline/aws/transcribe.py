@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from transcription_pipeline.aws.errors import CLIENT_CONFIG, error_code
@@ -56,9 +57,14 @@ class TranscriptionJob:
 
 
 class TranscribeJobs:
-    def __init__(self, client: TranscribeServiceClient | None = None) -> None:
+    def __init__(
+        self, client: TranscribeServiceClient | None = None, *, max_attempts: int = 5
+    ) -> None:
+        config = CLIENT_CONFIG.merge(
+            Config(retries={"mode": "standard", "max_attempts": max_attempts})
+        )
         self._transcribe: TranscribeServiceClient = client or boto3.client(
-            "transcribe", config=CLIENT_CONFIG
+            "transcribe", config=config
         )
 
     def start(self, request: Mapping[str, Any]) -> bool:
