@@ -183,6 +183,31 @@ def _reserved_key_check(key: str, settings: Settings) -> MediaCheck | None:
     )
 
 
+def _answer_with_error(
+    detail_type: DetailType,
+    upload: Upload,
+    record: dict[str, Any],
+    revision: str,
+    job_name: str | None,
+    settings: Settings,
+    store: ObjectStore,
+    announcer: Announcer,
+) -> None:
+    """The upload's answer is an error.json: written first, then announced."""
+    metadata = record_metadata(revision, job_name)
+    publish_error(store, settings.output_bucket, upload.key, record, metadata)
+    announcer.emit(
+        not_transcribed(
+            detail_type,
+            upload.location,
+            revision=revision,
+            job_name=job_name,
+            output_bucket=settings.output_bucket,
+            reason=str(record["reason"]),
+        )
+    )
+
+
 def start_transcription(
     upload: Upload,
     settings: Settings,
@@ -250,18 +275,8 @@ def start_transcription(
             occurred_at=upload.event_time,
             revision=revision,
         )
-        publish_error(
-            store, settings.output_bucket, upload.key, record, record_metadata(revision, None)
-        )
-        announcer.emit(
-            not_transcribed(
-                DetailType.REJECTED,
-                upload.location,
-                revision=revision,
-                job_name=None,
-                output_bucket=settings.output_bucket,
-                reason=str(record["reason"]),
-            )
+        _answer_with_error(
+            DetailType.REJECTED, upload, record, revision, None, settings, store, announcer
         )
         return StartResult(StartOutcome.REJECTED, check=check, bytes_read=bytes_read)
 
@@ -278,18 +293,8 @@ def start_transcription(
             stage="start",
             occurred_at=upload.event_time,
         )
-        publish_error(
-            store, settings.output_bucket, upload.key, record, record_metadata(revision, job_name)
-        )
-        announcer.emit(
-            not_transcribed(
-                DetailType.FAILED,
-                upload.location,
-                revision=revision,
-                job_name=job_name,
-                output_bucket=settings.output_bucket,
-                reason=str(record["reason"]),
-            )
+        _answer_with_error(
+            DetailType.FAILED, upload, record, revision, job_name, settings, store, announcer
         )
         return StartResult(StartOutcome.REFUSED, job_name, check, bytes_read)
     # Tracked until its answer exists: reconciliation looks here, not in the bucket.
