@@ -213,6 +213,31 @@ def _s3_object(account: Account, bucket: str, key: str) -> str:
     return f"{_s3_bucket(account, bucket)}/{key}"
 
 
+# Geographic prefixes of Bedrock's system-defined cross-Region inference profiles.
+_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.")
+
+
+def _bedrock_requests(model_id: str, account: Account) -> list[IamRequest]:
+    """Converse is authorised as bedrock:InvokeModel on the model, or on the inference
+    profile and then on the model in the Region the profile routes to, with
+    bedrock:InferenceProfileArn set (Bedrock user guide, inference profile prerequisites).
+    The routed Region is modelled as this one."""
+    if model_id.startswith("arn:"):
+        return [IamRequest("bedrock:InvokeModel", model_id)]
+    model_arn = f"arn:{account.partition}:bedrock:{account.region}::foundation-model/"
+    if not model_id.startswith(_PROFILE_PREFIXES):
+        return [IamRequest("bedrock:InvokeModel", model_arn + model_id)]
+    profile = (
+        f"arn:{account.partition}:bedrock:{account.region}:{account.account_id}:"
+        f"inference-profile/{model_id}"
+    )
+    routed = model_arn + model_id.split(".", 1)[1]
+    return [
+        IamRequest("bedrock:InvokeModel", profile),
+        IamRequest("bedrock:InvokeModel", routed, {"bedrock:InferenceProfileArn": profile}),
+    ]
+
+
 def iam_requests(
     service: str, operation: str, params: Mapping[str, Any], account: Account
 ) -> list[IamRequest]:
@@ -288,6 +313,11 @@ def iam_requests(
             }
             requests.append(IamRequest("events:PutEvents", arn, context))
         return requests
+    if service == "bedrock-runtime" and operation in ("Converse", "InvokeModel"):
+        return _bedrock_requests(str(params["modelId"]), account)
+    if service == "translate" and operation == "TranslateText":
+        # No resource type for TranslateText (only terminologies are resources).
+        return [IamRequest("translate:TranslateText", "*")]
     if service == "sqs" and operation in _SQS_ACTIONS:
         return [IamRequest(_SQS_ACTIONS[operation], _sqs_queue(account, str(params["QueueUrl"])))]
     if service == "dynamodb":

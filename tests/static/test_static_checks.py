@@ -119,6 +119,12 @@ ALLOWED_WILDCARD_RESOURCES = {
         "a key policy's Resource '*' is the key itself: S3 Inventory (this account's only) "
         "encrypts its reports of the input bucket with it"
     ),
+    ("ProcessTranscriptFunctionRole", "translate:TranslateText"): (
+        "TranslateText has no resource type (only custom terminologies are resources)"
+    ),
+    ("ReconcileFunctionRole", "translate:TranslateText"): (
+        "TranslateText has no resource type (only custom terminologies are resources)"
+    ),
     ("EncryptionKey", "kms:*"): (
         "a key policy's Resource '*' is the key itself; the account root delegates to IAM"
     ),

@@ -78,3 +78,25 @@ def test_the_queue_the_table_and_the_data_access_role_are_read() -> None:
     assert settings.in_flight_table == "stack-InFlightTable"
     assert settings.data_access_role_arn == "arn:aws:iam::1:role/stack-TranscribeDataAccessRole"
     assert settings.reconcile_min_age_minutes == 15
+
+
+def test_summary_model_and_translation_settings_are_read_and_checked() -> None:
+    base = {"INPUT_BUCKET": "in", "OUTPUT_BUCKET": "out", "JOB_NAME_PREFIX": "stack."}
+    settings = load_settings(
+        {
+            **base,
+            "SUMMARY_MODEL_ID": "us.amazon.nova-lite-v1:0",
+            "SUMMARY_TOKEN_BUDGET": "50000",
+            "TARGET_LANGUAGES": "de-DE, ja-JP",
+        }
+    )
+    assert settings.summary_model_id == "us.amazon.nova-lite-v1:0"
+    assert settings.summary_token_budget == 50_000
+    assert settings.summary_chunk_tokens == 8_000
+    assert settings.target_languages == ("de-DE", "ja-JP")
+    assert settings.stack_options().target_languages == ("de-DE", "ja-JP")
+    assert load_settings(base).summary_model_id is None
+    with pytest.raises(ConfigError, match="TARGET_LANGUAGES holds 'de'"):
+        load_settings({**base, "TARGET_LANGUAGES": "de"})
+    with pytest.raises(ConfigError, match="SUMMARY_MODEL_ID"):
+        load_settings({**base, "SUMMARY_MODEL_ID": "model id with spaces"})

@@ -182,3 +182,22 @@ def test_a_variant_ends_the_job_name_and_the_plain_name_is_unchanged() -> None:
     assert len(plain) <= MAX_JOB_NAME_LENGTH
     assert len(variant) <= MAX_JOB_NAME_LENGTH
     assert re.fullmatch(r"stack\.(long-name-)+long-n\.[0-9a-f]{16}", plain)  # cut to fit 200
+
+
+def test_summary_language_is_a_checked_language_code_apart_from_the_job() -> None:
+    from transcription_pipeline.options import (
+        FileOptions,
+        OptionError,
+        Source,
+        options_from_sidecar,
+        resolve,
+    )
+
+    stack = FileOptions(language="en-US")
+    sidecar = options_from_sidecar(b'{"summary_language": "de-DE"}', "a.mp4.options.json")
+    resolved = resolve([Source("the sidecar", sidecar)], stack)
+    assert resolved.summary_language == "de-DE"
+    # The summary's language does not change what Transcribe does: same job.
+    assert resolved.transcription_fingerprint(resolve([], stack)) == ""
+    with pytest.raises(OptionError, match="summary_language"):
+        resolve([Source("the sidecar", FileOptions(summary_language="German"))], stack)

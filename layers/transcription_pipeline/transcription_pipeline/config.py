@@ -11,12 +11,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from transcription_pipeline.languages import BATCH_LANGUAGE_CODES
 from transcription_pipeline.options import FileOptions, OptionError, parse_profiles
 
 # Transcribe's OutputKey alphabet; our reserved prefix must obey it.
 _OUTPUT_KEY_PATTERN = re.compile(r"^[a-zA-Z0-9\-_.!*'()/]+/$")
 _LANGUAGE_CODE_PATTERN = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 _JOB_NAME_PREFIX_PATTERN = re.compile(r"^[0-9a-zA-Z._-]{1,150}$")
+# A Bedrock model id, inference-profile id or ARN (Converse's modelId).
+_MODEL_ID_PATTERN = re.compile(r"^[0-9a-zA-Z._:/-]{1,2048}$")
 AUTO_LANGUAGE = "auto"
 
 
@@ -50,6 +53,13 @@ class Settings:
     # DeleteFollowsSource: a deleted upload takes its outputs, raw transcripts, jobs and
     # in-flight items with it (README, Delete follows the source).
     delete_follows_source: bool = False
+    # SummaryModelId: the Bedrock model or inference profile that writes the abstractive
+    # summary; None keeps the offline summary only.
+    summary_model_id: str | None = None
+    summary_token_budget: int = 200_000  # input + output tokens one file may use
+    summary_chunk_tokens: int = 8_000  # one map call's input, prompt included
+    # TranslateTo: languages every upload's outputs are translated into (options add more).
+    target_languages: tuple[str, ...] = ()
 
     @property
     def request_source(self) -> str:
@@ -69,6 +79,7 @@ class Settings:
             speakers=self.max_speakers if self.speaker_labels else None,
             vocabulary=self.vocabulary_name,
             redaction=self.pii_redaction,
+            target_languages=self.target_languages or None,
         )
 
 
@@ -133,6 +144,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # A custom vocabulary belongs to one language; identification may pick another.
         raise ConfigError("VOCABULARY_NAME needs a fixed LANGUAGE_CODE, not 'auto'")
 
+    summary_model_id = env.get("SUMMARY_MODEL_ID", "").strip() or None
+    if summary_model_id and not _MODEL_ID_PATTERN.match(summary_model_id):
+        raise ConfigError(
+            f"SUMMARY_MODEL_ID {summary_model_id!r} is not a Bedrock model id, inference "
+            "profile id or ARN"
+        )
+    target_languages = tuple(
+        code.strip() for code in env.get("TARGET_LANGUAGES", "").split(",") if code.strip()
+    )
+    for code in target_languages:
+        if code not in BATCH_LANGUAGE_CODES:
+            raise ConfigError(f"TARGET_LANGUAGES holds {code!r}, not a language code like de-DE")
+
     try:
         option_profiles = parse_profiles(env.get("OPTION_PROFILES", ""))
     except OptionError as error:
@@ -157,4 +181,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         upload_queue_url=env.get("UPLOAD_QUEUE_URL", "").strip(),
         in_flight_table=env.get("IN_FLIGHT_TABLE", "").strip(),
         reconcile_min_age_minutes=_whole_number(env, "RECONCILE_MIN_AGE_MINUTES", 60, 5, 24 * 60),
+        summary_model_id=summary_model_id,
+        summary_token_budget=_whole_number(env, "SUMMARY_TOKEN_BUDGET", 200_000, 1_000, 10_000_000),
+        summary_chunk_tokens=_whole_number(env, "SUMMARY_CHUNK_TOKENS", 8_000, 1_000, 300_000),
+        target_languages=target_languages,
     )

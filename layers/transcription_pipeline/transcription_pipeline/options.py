@@ -72,6 +72,8 @@ class FileOptions:
     # In order of first appearance (Ana, Ben), or labels to names ((spk_1, Ben), ...).
     speaker_names: SpeakerNames | None = None
     summary_prompt: str | None = None
+    # The language the model-written summary is in (default: the transcript's own).
+    summary_language: str | None = None
     target_languages: tuple[str, ...] | None = None
 
     def over(self, base: FileOptions) -> FileOptions:
@@ -157,7 +159,7 @@ def _parse(entries: Mapping[str, Any], source: str, *, strict: bool) -> FileOpti
     values: dict[str, Any] = {}
     for raw_name, value in entries.items():
         name = raw_name.strip().lower().replace("-", "_")
-        if name == "language":
+        if name in ("language", "summary_language"):
             values[name] = _text(name, source, value, 20)
         elif name in ("language_options", "target_languages"):
             limit = 5 if name == "language_options" else MAX_TARGET_LANGUAGES
@@ -248,6 +250,7 @@ class ResolvedOptions:
     title: str | None
     speaker_names: SpeakerNames
     summary_prompt: str | None
+    summary_language: str | None
     target_languages: tuple[str, ...]
 
     def transcription_fingerprint(self, stack: ResolvedOptions) -> str:
@@ -292,6 +295,8 @@ def resolve(sources: Sequence[Source], stack: FileOptions) -> ResolvedOptions:
         if code not in BATCH_LANGUAGE_CODES:
             option = "language_options" if code in candidates else "target_languages"
             raise fail(option, f"{code!r} is not a Transcribe language code such as en-US")
+    if merged.summary_language and merged.summary_language not in BATCH_LANGUAGE_CODES:
+        raise fail("summary_language", "give a Transcribe language code such as de-DE")
     if language == AUTO:
         parts = [language_part(code) for code in candidates]
         if len(set(parts)) < 2 or len(parts) != len(set(parts)):
@@ -323,6 +328,7 @@ def resolve(sources: Sequence[Source], stack: FileOptions) -> ResolvedOptions:
         title=merged.title,
         speaker_names=merged.speaker_names or (),
         summary_prompt=merged.summary_prompt,
+        summary_language=merged.summary_language,
         target_languages=merged.target_languages or (),
     )
 
