@@ -11,6 +11,7 @@ from transcription_pipeline.naming import (
     ERROR_RECORD,
     MAX_JOB_NAME_LENGTH,
     OUTPUT_FILES,
+    TRANSLATED_FILES,
     S3Location,
     is_transcribe_check_file,
     job_name_for,
@@ -19,6 +20,7 @@ from transcription_pipeline.naming import (
     parse_transcript_uri,
     raw_output_key,
     revision_of,
+    translation_name,
 )
 
 PREFIX = "transcription-pipeline."
@@ -132,9 +134,14 @@ def test_parse_transcript_uri_styles(uri: str) -> None:
 
 # --- output keys at S3's 1024-byte limit -------------------------------------------
 
-ALL_OUTPUTS = (*OUTPUT_FILES, ERROR_RECORD)
-LONGEST_OUTPUT = max(ALL_OUTPUTS, key=lambda name: len(name.encode()))  # transcript.json
-FITS = 1024 - 1 - len(LONGEST_OUTPUT.encode())  # longest key whose outputs fit: 1008 bytes
+ALL_OUTPUTS = (
+    *OUTPUT_FILES,
+    ERROR_RECORD,
+    *(translation_name(code, name) for code in ("de-DE", "ckb-IQ") for name in TRANSLATED_FILES),
+)
+# translations/ckb-IQ/transcript.txt
+LONGEST_OUTPUT = max(ALL_OUTPUTS, key=lambda name: len(name.encode()))
+FITS = 1024 - 1 - len(LONGEST_OUTPUT.encode())  # longest key whose outputs fit: 989 bytes
 FOLDER_SUFFIX = re.compile(r"~[0-9a-f]{16}$")
 
 
@@ -150,14 +157,14 @@ def of_bytes(unit: str, total: int, filler: str = "x") -> str:
 
 
 def folder_of(key: str) -> str:
-    folders = {output_key(key, name).rsplit("/", 1)[0] for name in ALL_OUTPUTS}
+    folders = {output_key(key, name).removesuffix("/" + name) for name in ALL_OUTPUTS}
     assert len(folders) == 1, folders
     return folders.pop()
 
 
 def test_the_longest_output_name_sizes_the_folder() -> None:
-    assert LONGEST_OUTPUT == "transcript.json"
-    assert FITS == 1008
+    assert LONGEST_OUTPUT == "translations/ckb-IQ/transcript.txt"
+    assert FITS == 989
 
 
 @pytest.mark.parametrize("size", [1, 500, FITS - 1, FITS])
@@ -241,7 +248,7 @@ def test_the_folder_is_deterministic() -> None:
 
 def test_an_output_name_that_cannot_fit_is_refused() -> None:
     with pytest.raises(ValueError, match="too long"):
-        output_key("k" * 2000, "n" * 20)
+        output_key("k" * 2000, "n" * 40)
 
 
 def test_identical_bytes_uploaded_again_are_a_new_revision() -> None:

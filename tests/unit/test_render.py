@@ -22,6 +22,7 @@ from transcription_pipeline.render import (
     text_from_words,
     vtt_from_cues,
 )
+from transcription_pipeline.scripts import CHINESE, LATIN
 from transcription_pipeline.transcript import Item, Transcript
 from transcription_pipeline.words import group_words
 
@@ -349,3 +350,28 @@ def test_a_voice_name_cannot_break_the_vtt_markup() -> None:
     assert vtt_from_cues([cue]) == (
         "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Ana &lt;b&gt; &amp; Ben X>hello\n"
     )
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_the_default_writing_system_is_latin(name: str) -> None:
+    """Callers that pass no writing system get what they got before: English layout."""
+    t = parsed(name)
+    words = group_words(t.items)
+    cues = build_cues(words)
+    assert cues == build_cues(words, writing=LATIN)
+    assert text_from_words(words, t.labels) == text_from_words(words, t.labels, writing=LATIN)
+    assert srt_from_cues(cues) == srt_from_cues(cues, writing=LATIN)
+    assert vtt_from_cues(cues) == vtt_from_cues(cues, writing=LATIN)
+
+
+def test_cue_widths_are_display_columns() -> None:
+    # 12 words of two wide characters (4 columns each): 48 columns joined without spaces,
+    # 59 with; either way two lines of 6 words, within 32 (Chinese) and 42 (Latin).
+    items = [word("\u5317\u4eac", n * 0.4, n * 0.4 + 0.3) for n in range(12)]
+    words = group_words(items)
+    (chinese,) = build_cues(words, writing=CHINESE)
+    assert chinese.lines == ("\u5317\u4eac" * 6, "\u5317\u4eac" * 6)
+    (latin,) = build_cues(words)
+    assert latin.lines == (" ".join(["\u5317\u4eac"] * 6),) * 2
+    # Counted in characters, one Latin line (35 characters) would have held them all.
+    assert len(" ".join(["\u5317\u4eac"] * 12)) <= MAX_LINE_CHARS

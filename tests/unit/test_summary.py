@@ -13,6 +13,7 @@ import pytest
 from bench.transcripts import scaled_transcript_bytes
 from tests.unit.conftest import ALL_FIXTURES, SPEECH_FIXTURES, fixture_json, parsed
 from transcription_pipeline.render import render_srt, render_text, render_vtt
+from transcription_pipeline.scripts import CHINESE
 from transcription_pipeline.summary import (
     LOW_CONFIDENCE_THRESHOLD,
     STOP_WORDS,
@@ -281,3 +282,32 @@ def test_four_hour_transcript_is_summarised_whole() -> None:
     assert srt.rstrip().rsplit("\n\n", 1)[-1].split("\n")[1].startswith("04:0")
     assert len(s.highlights) == 5
     assert [sp.label for sp in s.speakers] == ["spk_0", "spk_1", "spk_2"]
+
+
+def test_stop_words_follow_the_language() -> None:
+    """The English fixture labelled Spanish loses Spanish stop words from its keywords
+    (none here) but keeps English ones it no longer filters: "she" comes back."""
+    t = parsed("01-plain.json")
+    english = summary_of(t).keywords
+    assert STOP_WORDS & set(english) == set()
+    spanish = summary_of(dataclasses.replace(t, language_code="es-ES")).keywords
+    assert spanish != english
+    assert STOP_WORDS & set(spanish)
+
+
+def test_summarise_takes_a_writing_system() -> None:
+    t = parsed("03-speaker-identification.json")
+    english = summary_of(t)
+    chinese = summarise(
+        t,
+        group_words(t.items),
+        source_bucket="in",
+        source_key="k",
+        created_at=CREATED,
+        writing=CHINESE,
+    )
+    # Terms need 4 columns: the 3-letter keywords go (English words keep their spaces,
+    # even in text written without them).
+    assert {k for k in english.keywords if len(k) == 3}
+    assert all(len(k) >= 4 for k in chinese.keywords)
+    assert all(" " in h.text for h in chinese.highlights)

@@ -114,3 +114,19 @@ def test_words_are_immutable() -> None:
 )
 def test_format_clock(seconds: float, clock: str) -> None:
     assert format_clock(seconds) == clock
+
+
+@pytest.mark.parametrize(
+    "mark",
+    [
+        "\u061f",  # Arabic question mark
+        "\u06d4",  # Arabic full stop (Urdu)
+        "\u0964",  # Devanagari danda (Hindi)
+        "\u1362",  # Ethiopic full stop (Amharic)
+        "\uff0e",  # full-width full stop
+    ],
+)
+def test_sentence_ends_of_other_scripts(mark: str) -> None:
+    (w,) = group_words([word("x", 0, 0.2), punct(mark)])
+    assert w.text == "x" + mark
+    assert (w.clause_end, w.sentence_end) == (True, True)

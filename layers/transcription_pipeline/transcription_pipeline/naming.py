@@ -27,15 +27,26 @@ SUBTITLES_SRT = "subtitles.srt"
 SUBTITLES_VTT = "subtitles.vtt"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MARKDOWN = "summary.md"
+CHAPTERS_VTT = "chapters.vtt"
 ERROR_RECORD = "error.json"
 OUTPUT_FILES = (
     TRANSCRIPT_JSON,
     TRANSCRIPT_TEXT,
     SUBTITLES_SRT,
     SUBTITLES_VTT,
+    CHAPTERS_VTT,
     SUMMARY_JSON,
     SUMMARY_MARKDOWN,
 )
+# Translations of an upload's outputs: <folder>/translations/<language code>/<file name>.
+TRANSLATIONS_FOLDER = "translations"
+TRANSLATED_FILES = (TRANSCRIPT_TEXT, SUBTITLES_SRT, SUBTITLES_VTT, SUMMARY_JSON, ERROR_RECORD)
+_LONGEST_LANGUAGE_CODE = "ckb-IQ"
+
+
+def translation_name(language_code: str, file_name: str) -> str:
+    """The name of one translated output inside the upload's folder."""
+    return f"{TRANSLATIONS_FOLDER}/{language_code}/{file_name}"
 
 
 @dataclass(frozen=True)
@@ -120,7 +131,14 @@ def job_name_start(prefix: str, source: S3Location) -> str:
 MAX_S3_KEY_BYTES = 1024  # S3 refuses longer keys (KeyTooLongError), counted in UTF-8 bytes
 _FOLDER_MARK = "~"
 # Every output of one source shares one folder, so the folder is sized for the longest name.
-_LONGEST_OUTPUT_BYTES = max(len(name.encode("utf-8")) for name in (*OUTPUT_FILES, ERROR_RECORD))
+_LONGEST_OUTPUT_BYTES = max(
+    len(name.encode("utf-8"))
+    for name in (
+        *OUTPUT_FILES,
+        ERROR_RECORD,
+        *(translation_name(_LONGEST_LANGUAGE_CODE, name) for name in TRANSLATED_FILES),
+    )
+)
 _MAX_FOLDER_BYTES = MAX_S3_KEY_BYTES - 1 - _LONGEST_OUTPUT_BYTES
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from transcription_pipeline.scripts import LATIN, WritingSystem, display_width, writing_system
 from transcription_pipeline.stable_json import json_bytes
+from transcription_pipeline.stop_words import ENGLISH_STOP_WORDS, stop_words
 from transcription_pipeline.transcript import LabelKind, Transcript
 from transcription_pipeline.words import Word, format_clock, group_words
 
@@ -47,36 +50,11 @@ SENTENCES_PER_HIGHLIGHT = 10
 # is unreadable as a bullet (used only if any sentence qualifies).
 MIN_HIGHLIGHT_WORDS = 5
 MAX_HIGHLIGHT_WORDS = 60
-MIN_TERM_CHARS = 3
+# The shortest English term (letters); other scripts: WritingSystem.min_term_width.
+MIN_TERM_CHARS = LATIN.min_term_width
 
-# English stop words, kept as one word block: easier to review than 280 quoted strings.
-STOP_WORDS: frozenset[str] = frozenset(
-    """
-    a about above after again against ago all almost also although always am among an
-    and another any anybody anyone anything anyway anywhere are aren't around as ask
-    asked at away back be became because become been before behind being below beside
-    besides best better between beyond both but by came can can't cannot could couldn't
-    did didn't do does doesn't doing don't done down during each either else enough
-    even ever every everybody everyone everything except far few for from further get
-    gets getting give given go goes going gone got gotten had hadn't has hasn't have
-    haven't having he he'd he'll he's her here here's hers herself him himself his how
-    how's however i i'd i'll i'm i've if in indeed instead into is isn't it it's its
-    itself just keep kind know last least less let let's like likely made make many may
-    maybe me might mine more most much must mustn't my myself namely near need neither
-    never new next no nobody none nor not nothing now of off often oh ok okay old on
-    once one only onto or other others otherwise ought our ours ourselves out over own
-    per perhaps please put quite rather really right said same say says see seem seemed
-    seems shall shan't she she'd she'll she's should shouldn't since so some somebody
-    someone something sometimes somewhat still such sure take than that that's the
-    their theirs them themselves then there there's these they they'd they'll they're
-    they've thing things think this those though thus till to together told too took
-    toward towards um uh under unless until up upon us use used very via was wasn't way
-    we we'd we'll we're we've well went were weren't what what's whatever when when's
-    whenever where where's whereas wherever whether which while who who's whoever whole
-    whom whose why why's will with within without won't would wouldn't yeah yes yet you
-    you'd you'll you're you've your yours yourself yourselves
-    """.split()  # noqa: SIM905
-)
+# English stop words (the stop words of other languages: stop_words.stop_words).
+STOP_WORDS: frozenset[str] = ENGLISH_STOP_WORDS
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
@@ -164,16 +142,44 @@ def _is_masked(content: str) -> bool:
     return bool(stripped) and set(stripped) == {"*"}
 
 
-def _terms_of(content: str) -> tuple[str, ...]:
-    """The summary terms of one word's content."""
+def _letter_runs(text: str) -> list[str]:
+    """What _TOKEN finds, with combining marks kept inside the word: Thai vowels and tone
+    marks, Devanagari vowel signs and Arabic harakat are not word characters to ``re``,
+    which would cut हिंदी into ह and द."""
+    runs: list[str] = []
+    run = ""
+    apostrophe = False  # a "'" just after the run, kept only if a letter follows
+    for char in text:
+        if char.isalnum() and not char.isdecimal():
+            if apostrophe:
+                run += "'"
+                apostrophe = False
+            run += char
+        elif run and not apostrophe and unicodedata.category(char)[0] == "M":
+            run += char
+        elif char == "'" and run and not apostrophe:
+            apostrophe = True
+        else:
+            if run:
+                runs.append(run)
+            run, apostrophe = "", False
+    if run:
+        runs.append(run)
+    return runs
+
+
+def _terms_of(content: str, stop: frozenset[str], min_width: int) -> tuple[str, ...]:
+    """The summary terms of one word's content: its words (a Transcribe item of Chinese,
+    Japanese or Thai is already one word) at least min_width display columns wide, in
+    lower case, that are not stop words."""
     if _is_masked(content):
         return ()
     text = content.lower().replace("\u2019", "'")
-    return tuple(
-        term
-        for term in _TOKEN.findall(text)
-        if len(term) >= MIN_TERM_CHARS and term not in STOP_WORDS
-    )
+    if text.isascii():
+        tokens = _TOKEN.findall(text)
+    else:
+        tokens = _letter_runs(unicodedata.normalize("NFC", text))
+    return tuple(term for term in tokens if display_width(term) >= min_width and term not in stop)
 
 
 class _Sentence(NamedTuple):
@@ -185,7 +191,9 @@ class _Sentence(NamedTuple):
     terms: tuple[str, ...]
 
 
-def _sentences(words: Sequence[Word]) -> list[_Sentence]:
+def _sentences(
+    words: Sequence[Word], writing: WritingSystem, language_stop_words: frozenset[str]
+) -> list[_Sentence]:
     """Split at sentence-final punctuation and at speaker changes."""
     out: list[_Sentence] = []
     # Speech repeats its words: each distinct one is tokenised once.
@@ -197,14 +205,16 @@ def _sentences(words: Sequence[Word]) -> list[_Sentence]:
         for w in sentence:
             word_terms = terms_by_content.get(w.content)
             if word_terms is None:
-                word_terms = terms_by_content[w.content] = _terms_of(w.content)
+                word_terms = terms_by_content[w.content] = _terms_of(
+                    w.content, language_stop_words, writing.min_term_width
+                )
             terms += word_terms
         out.append(
             _Sentence(
                 position=len(out),
                 start=sentence[0].start,
                 speaker=sentence[0].speaker,
-                text=" ".join([w.text for w in sentence]),
+                text=writing.join([w.text for w in sentence]),
                 word_count=stop - first,
                 terms=tuple(terms),
             )
@@ -331,9 +341,14 @@ def summarise(
     created_at: str,
     title: str | None = None,
     speaker_names: dict[str, str] | None = None,
+    writing: WritingSystem | None = None,
 ) -> Summary:
     """The summary of a transcript, from its words (words.group_words(t.items), with the
     speakers' names in place of their labels when names were given: ``speaker_names``).
+
+    Highlights are joined and terms measured as the transcript's language is written
+    (``writing``, by default scripts.writing_system(t.language_code)); the stop words
+    are that language's (stop_words.stop_words).
 
     See the module constants for thresholds. speakers[].share is the speaker's share
     of the word count; talk time is the sum of that speaker's word durations.
@@ -343,7 +358,9 @@ def summarise(
     span = last_end - first_start
     confidences = [c for c in map(_CONFIDENCE, words) if c is not None]
     low = sum(1 for c in confidences if c < LOW_CONFIDENCE_THRESHOLD)
-    sentences = _sentences(words)
+    if writing is None:
+        writing = writing_system(t.language_code)
+    sentences = _sentences(words, writing, stop_words(t.language_code))
     weights, first_seen = _term_weights(sentences)
     return Summary(
         source=Source(source_bucket, source_key),

@@ -13,7 +13,22 @@ from typing import NamedTuple
 
 from transcription_pipeline.transcript import SENTENCE_END, Item
 
-__all__ = ["Word", "format_clock", "group_words", "name_speakers", "speakers_in_order"]
+__all__ = [
+    "SENTENCE_END_MARKS",
+    "Word",
+    "format_clock",
+    "group_words",
+    "name_speakers",
+    "speakers_in_order",
+]
+
+# Marks that end a sentence: transcript.SENTENCE_END (. ? ! and their full-width forms)
+# and those of other scripts Transcribe writes: Arabic question mark and Urdu full stop,
+# Devanagari danda and double danda (Hindi, Marathi), Armenian full stop, Ethiopic full
+# stop and question mark (Amharic), Myanmar section, Khmer khan, full-width full stop.
+SENTENCE_END_MARKS = SENTENCE_END | frozenset(
+    "\u061f\u06d4\u0964\u0965\u0589\u1362\u1367\u104b\u17d4\uff0e"
+)
 
 
 class Word(NamedTuple):
@@ -29,7 +44,7 @@ class Word(NamedTuple):
     end: float
     confidence: float | None
     speaker: str | None  # speaker or channel label; None when the transcript has no labels
-    sentence_end: bool  # followed by . ? ! (or their full-width forms)
+    sentence_end: bool  # followed by . ? ! (or the like: SENTENCE_END_MARKS)
     clause_end: bool  # followed by any punctuation
 
 
@@ -53,7 +68,7 @@ def group_words(items: Iterable[Item]) -> tuple[Word, ...]:
         if kind == "punctuation":
             if open_word:
                 text += item_content
-                if item_content in SENTENCE_END:
+                if item_content in SENTENCE_END_MARKS:
                     sentence_end = True
                 clause_end = True
             else:

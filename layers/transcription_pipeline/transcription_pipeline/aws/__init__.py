@@ -6,6 +6,7 @@ by botocore's standard retry mode and then raised; only answers that mean someth
 the pipeline are translated (a missing object, a refused job, a quota).
 """
 
+from transcription_pipeline.aws.bedrock import BedrockSummaryModel
 from transcription_pipeline.aws.dynamodb import InFlightJob, InFlightJobs
 from transcription_pipeline.aws.eventbridge import Announcer, EmitFailed, RegenerateRequests
 from transcription_pipeline.aws.s3 import (
@@ -24,12 +25,15 @@ from transcription_pipeline.aws.transcribe import (
     TranscribeJobs,
     TranscriptionJob,
 )
+from transcription_pipeline.aws.translate import AmazonTranslator
 
 __all__ = [
     "CONTENT_TYPES",
     "JOB_STATUSES",
     "ORIGIN_ATTRIBUTE",
+    "AmazonTranslator",
     "Announcer",
+    "BedrockSummaryModel",
     "CapacityExceeded",
     "EmitFailed",
     "InFlightJob",

@@ -1,0 +1,125 @@
+"""English names for the languages Transcribe writes, for the prompt ("Write ... in French").
+
+Models follow a language's name better than its code. Keyed by the language part of the
+code (``fr`` of ``fr-CA``); a few codes whose region changes the written language have
+their own entry. An unknown code is used as it is.
+"""
+
+from __future__ import annotations
+
+__all__ = ["language_name"]
+
+_BY_CODE = {
+    "pt-BR": "Brazilian Portuguese",
+    "pt-PT": "European Portuguese",
+    "zh-CN": "Simplified Chinese",
+    "zh-TW": "Traditional Chinese",
+    "zh-HK": "Cantonese, written in Traditional Chinese characters",
+    "fr-CA": "Canadian French",
+    "ckb-IQ": "Central Kurdish",
+    "ckb-IR": "Central Kurdish",
+}
+
+_BY_LANGUAGE = {
+    "ab": "Abkhaz",
+    "af": "Afrikaans",
+    "am": "Amharic",
+    "ar": "Arabic",
+    "ast": "Asturian",
+    "az": "Azerbaijani",
+    "ba": "Bashkir",
+    "be": "Belarusian",
+    "bg": "Bulgarian",
+    "bn": "Bengali",
+    "bs": "Bosnian",
+    "ca": "Catalan",
+    "ckb": "Central Kurdish",
+    "cs": "Czech",
+    "cy": "Welsh",
+    "da": "Danish",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "et": "Estonian",
+    "eu": "Basque",
+    "fa": "Persian",
+    "fi": "Finnish",
+    "fr": "French",
+    "ga": "Irish",
+    "gd": "Scottish Gaelic",
+    "gl": "Galician",
+    "gu": "Gujarati",
+    "ha": "Hausa",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "hr": "Croatian",
+    "ht": "Haitian Creole",
+    "hu": "Hungarian",
+    "hy": "Armenian",
+    "id": "Indonesian",
+    "is": "Icelandic",
+    "it": "Italian",
+    "ja": "Japanese",
+    "jv": "Javanese",
+    "ka": "Georgian",
+    "kab": "Kabyle",
+    "kk": "Kazakh",
+    "km": "Khmer",
+    "kn": "Kannada",
+    "ko": "Korean",
+    "ky": "Kyrgyz",
+    "lg": "Luganda",
+    "lt": "Lithuanian",
+    "lv": "Latvian",
+    "mhr": "Meadow Mari",
+    "mi": "Maori",
+    "mk": "Macedonian",
+    "ml": "Malayalam",
+    "mn": "Mongolian",
+    "mr": "Marathi",
+    "ms": "Malay",
+    "mt": "Maltese",
+    "my": "Burmese",
+    "ne": "Nepali",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "or": "Odia",
+    "pa": "Punjabi",
+    "pl": "Polish",
+    "ps": "Pashto",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "rw": "Kinyarwanda",
+    "si": "Sinhala",
+    "sk": "Slovak",
+    "sl": "Slovenian",
+    "so": "Somali",
+    "sq": "Albanian",
+    "sr": "Serbian",
+    "su": "Sundanese",
+    "sv": "Swedish",
+    "sw": "Swahili",
+    "ta": "Tamil",
+    "te": "Telugu",
+    "th": "Thai",
+    "tl": "Tagalog",
+    "tr": "Turkish",
+    "tt": "Tatar",
+    "ug": "Uyghur",
+    "uk": "Ukrainian",
+    "uz": "Uzbek",
+    "vi": "Vietnamese",
+    "wo": "Wolof",
+    "zh": "Chinese",
+    "zu": "Zulu",
+}
+_BY_CODE_LOWER = {code.lower(): name for code, name in _BY_CODE.items()}
+
+
+def language_name(code: str) -> str:
+    """``French`` for ``fr-FR``; the code (or name) itself when it is not known."""
+    text = " ".join(code.split())
+    key = text.lower()
+    return _BY_CODE_LOWER.get(key) or _BY_LANGUAGE.get(key.split("-", 1)[0], text)
