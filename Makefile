@@ -30,6 +30,9 @@ DEMO_OPTIONS := $(if $(DEMO_LANGUAGE),--language $(call shell_word,$(DEMO_LANGUA
 	$(if $(NAMES),--speaker-names $(call shell_word,$(NAMES)),) \
 	$(if $(TITLE),--title $(call shell_word,$(TITLE)),)
 PROFILES_FLAG := $(if $(PROFILES),--parameter $(call shell_word,OptionProfiles=$(PROFILES)),)
+# SUMMARY_MODEL=<Bedrock model id> (your AWS credentials) or SUMMARY_MODEL=standin (offline).
+SUMMARY_MODEL ?=
+SUMMARY_FLAG := $(if $(SUMMARY_MODEL),--summary-model $(call shell_word,$(SUMMARY_MODEL)),)
 
 STACK ?= transcription-pipeline
 QUEUE ?= all
@@ -39,6 +42,7 @@ QUEUE ?= all
 help:
 	@echo "make demo      - the whole pipeline offline on samples/sample-talk.mp4 (or FILE=...; TIMEOUT=s without progress)"
 	@echo "                 [LANGUAGE=es-US] [SPEAKERS=2] [NAMES=Ana,Ben] [TITLE=...]: the file's options, as S3 metadata"
+	@echo "                 [SUMMARY_MODEL=<Bedrock model id>]: the summary step with Bedrock (your AWS credentials; 'standin': offline)"
 	@echo "make local     - keep the offline pipeline running on 127.0.0.1:$(PORT) until Ctrl-C; prints the completion events"
 	@echo "                 (demo and local: PROFILES='{\"interviews/\": {\"speakers\": 2}}' sets OptionProfiles)"
 	@echo "make test      - static checks and the whole test suite (what CI runs)"
@@ -70,7 +74,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m local_pipeline demo $(if $(FILE),"$(FILE)",) $(MODEL_FLAG) \
-		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(DEMO_OPTIONS) $(PROFILES_FLAG)
+		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(DEMO_OPTIONS) $(PROFILES_FLAG) $(SUMMARY_FLAG)
 
 local: $(VENV)/.installed
 	$(VENV)/bin/python -m local_pipeline up --host $(HOST) --port $(PORT) $(MODEL_FLAG) \

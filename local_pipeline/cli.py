@@ -241,13 +241,81 @@ def load_template(parameters: Sequence[str] | None) -> Template:
     return template
 
 
+# The demo's summary step with Amazon Bedrock: the one call that may leave this machine.
+BEDROCK_DEMO_REGION = "us-east-1"
+# SUMMARY_MODEL=standin: the local Bedrock stand-in answers (no model, no network).
+STANDIN_MODEL = "standin"
+
+
+def summary_model_step(
+    model: str | None, stack: contextlib.ExitStack, progress: Progress
+) -> tuple[list[str], dict[str, str]]:
+    """Template parameters and function environment for ``--summary-model``.
+
+    A real model id is called in BEDROCK_DEMO_REGION with the user's own credentials (read
+    before the local cloud replaces them with moto's); every other call stays local.
+    """
+    if not model:
+        return [], {}
+    if model == STANDIN_MODEL:
+        from local_pipeline.standins import serving
+        from local_pipeline.standins.bedrock import STANDIN_MODEL_ID, BedrockStandIn
+
+        stand_in = stack.enter_context(serving(BedrockStandIn()))
+        progress(
+            f"summary step: the local Bedrock stand-in at {stand_in.url} (model "
+            f"{STANDIN_MODEL_ID}; a deterministic stand-in, not a language model)"
+        )
+        return [f"SummaryModelId={STANDIN_MODEL_ID}"], {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stand_in.url
+        }
+    import boto3
+
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise DemoError(
+            "SUMMARY_MODEL calls Amazon Bedrock with your own AWS credentials, and none were "
+            "found: run `aws configure` or set AWS_PROFILE (SUMMARY_MODEL=standin needs none)."
+        )
+    frozen = credentials.get_frozen_credentials()
+    environment: dict[str, str] = {
+        "AWS_ACCESS_KEY_ID": str(frozen.access_key),
+        "AWS_SECRET_ACCESS_KEY": str(frozen.secret_key),
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": (
+            f"https://bedrock-runtime.{BEDROCK_DEMO_REGION}.amazonaws.com"
+        ),
+    }
+    if frozen.token:
+        environment["AWS_SESSION_TOKEN"] = frozen.token
+    progress(
+        f"summary step: Amazon Bedrock model {model} in {BEDROCK_DEMO_REGION} with your AWS "
+        "credentials (billed to your account); everything else stays on this machine"
+    )
+    return [f"SummaryModelId={model}"], environment
+
+
 def demo(arguments: argparse.Namespace) -> int:
     media = Path(arguments.file) if arguments.file else SAMPLE
     if not media.is_file():
         raise DemoError(f"{media} is not a file")
     metadata = upload_metadata(arguments)
-    template = load_template(arguments.parameter)
     progress = Progress()
+    with contextlib.ExitStack() as summary_stack:
+        parameters, environment = summary_model_step(
+            arguments.summary_model, summary_stack, progress
+        )
+        template = load_template([*(arguments.parameter or ()), *parameters])
+        return _demo(arguments, media, metadata, template, progress, environment)
+
+
+def _demo(
+    arguments: argparse.Namespace,
+    media: Path,
+    metadata: dict[str, str],
+    template: Template,
+    progress: Progress,
+    function_environment: dict[str, str],
+) -> int:
     output_dir = Path(arguments.output) / media.name
     shutil.rmtree(output_dir, ignore_errors=True)  # results of an earlier run of this file
     output_dir.mkdir(parents=True)
@@ -256,7 +324,13 @@ def demo(arguments: argparse.Namespace) -> int:
     key = f"uploads/{media.name}"
     with (
         log_path.open("w", encoding="utf-8") as function_log,
-        running_pipeline(template, recogniser, progress, function_log=function_log) as running,
+        running_pipeline(
+            template,
+            recogniser,
+            progress,
+            function_log=function_log,
+            function_overrides=function_environment,
+        ) as running,
     ):
         cloud = running.cloud
         input_bucket = cloud.bucket_name("InputBucket")
@@ -417,6 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         "0: never); a long recording that is being recognised is progress",
     )
     demo_parser.add_argument("--output", default="demo-output", help="where outputs are saved")
+    demo_parser.add_argument(
+        "--summary-model",
+        default=None,
+        help="also write the Bedrock summary: a model or inference-profile id, called in "
+        f"{BEDROCK_DEMO_REGION} with your AWS credentials, or '{STANDIN_MODEL}' for the "
+        "local stand-in",
+    )
     options = demo_parser.add_argument_group(
         "options of the file",
         "S3 user metadata on the upload, as `aws s3 cp --metadata` puts it; the pipeline "

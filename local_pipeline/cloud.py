@@ -51,7 +51,7 @@ import time
 import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -196,10 +196,13 @@ class LocalCloud:
         function_log: TextIO | None = None,
         on_activity: Activity | None = None,
         visibility_timeout: int = LOCAL_VISIBILITY_TIMEOUT,
+        function_overrides: Mapping[str, str] | None = None,
     ) -> None:
         """``visibility_timeout``: what the template's queues get locally (see
-        LOCAL_VISIBILITY_TIMEOUT)."""
+        LOCAL_VISIBILITY_TIMEOUT); ``function_overrides``: environment variables every
+        function gets on top of its own (e.g. a Bedrock or Translate endpoint)."""
         self.template = template
+        self._function_overrides = dict(function_overrides or {})
         self._host = host
         self._port = port
         self._function_log = function_log or io.StringIO()
@@ -539,7 +542,11 @@ class LocalCloud:
         self, subscription: _Subscription, event: dict[str, Any], attempt: int
     ) -> Invocation:
         spec = subscription.spec
-        overrides = {**FUNCTION_OVERRIDES, "AWS_ENDPOINT_URL": self.endpoint_url}
+        overrides = {
+            **FUNCTION_OVERRIDES,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            **self._function_overrides,
+        }
         started = time.monotonic()
         invocation = Invocation(spec.logical_id, attempt, 0.0)
         role = role_of_function(self.template, spec.logical_id)
