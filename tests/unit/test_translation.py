@@ -346,6 +346,22 @@ def test_translated_subtitles_keep_cue_count_times_and_speakers(
     assert outcome.characters == sum(len(call[0]) for call in translator.calls)
 
 
+def test_subtitles_translated_into_a_right_to_left_language_carry_direction_marks(
+    speech: tuple[tuple[Cue, ...], str],
+) -> None:
+    cues, text = speech
+    outcome = translate_outputs(
+        cues, text, source_language="en-US", target_languages=["ar-SA"], translator=FakeTranslator()
+    )
+    (result,) = outcome.languages
+    srt = result.files["subtitles.srt"].decode()
+    text_lines = [line for match in SRT_BLOCK.finditer(srt) for line in match.group(4).split("\n")]
+    assert text_lines
+    assert all(line.startswith("\u200f") for line in text_lines)
+    vtt = result.files["subtitles.vtt"].decode()
+    assert "\u200f" in vtt
+
+
 def test_long_translations_are_rewrapped_to_two_lines() -> None:
     words = words_of(
         "This sentence is long enough to need two subtitle lines of text here.", start=0

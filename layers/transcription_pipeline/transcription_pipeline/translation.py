@@ -495,8 +495,9 @@ def _translate_one(
         line.prefix + text for line, text in zip(sources.transcript, transcript_texts, strict=True)
     )
     files = {
-        SUBTITLES_SRT: srt_from_cues(cues).encode("utf-8"),
-        SUBTITLES_VTT: vtt_from_cues(cues).encode("utf-8"),
+        # The target's script: right-to-left marks for Arabic or Hebrew subtitles.
+        SUBTITLES_SRT: srt_from_cues(cues, writing=writing_system(target)).encode("utf-8"),
+        SUBTITLES_VTT: vtt_from_cues(cues, writing=writing_system(target)).encode("utf-8"),
         TRANSCRIPT_TEXT: transcript.encode("utf-8"),
     }
     if sources.summary_keys:
