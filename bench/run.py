@@ -195,7 +195,7 @@ import app  # the handler module, with all it imports
 footprint = peak_rss()
 from bench.transcripts import plain_text_and_srt
 from transcription_pipeline.naming import S3Location
-from transcription_pipeline.process import render_outputs
+from transcription_pipeline.outputs import render_outputs
 from transcription_pipeline.transcript import parse_transcript
 
 raw = open(sys.argv[1], "rb").read()

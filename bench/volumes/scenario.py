@@ -66,7 +66,8 @@ from transcription_pipeline.naming import (
     output_key,
     revision_of,
 )
-from transcription_pipeline.process import process_job, render_outputs
+from transcription_pipeline.outputs import render_outputs
+from transcription_pipeline.process import process_job
 from transcription_pipeline.publish import REVISION_METADATA, publish_outputs, record_metadata
 from transcription_pipeline.reconcile import LIST_REQUESTS_PER_SECOND, RateLimit, reconcile
 from transcription_pipeline.start import start_queued_uploads

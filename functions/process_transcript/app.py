@@ -21,7 +21,7 @@ from transcription_pipeline.lambda_support import (
     logger,
     metrics,
 )
-from transcription_pipeline.process import ProcessOutcome, process_job
+from transcription_pipeline.process import ProcessOutcome, ProcessResult, process_job
 from transcription_pipeline.regenerate import RegenerateOutcome, regenerate
 
 _METRIC_BY_OUTCOME = {
@@ -62,12 +62,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         deps.in_flight,
         deps.announcer,
         event_time=change.time,
+        summary_model=deps.summary_model,
+        translator=deps.translator,
     )
     metrics.add_metric(name=_METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
     if result.outcome is ProcessOutcome.PUBLISHED:
         metrics.add_metric(
             name="TranscribedSeconds", unit=MetricUnit.Seconds, value=result.duration_seconds
         )
+    report_enrichments(result)
     logger.info(
         "job handled",
         extra={
@@ -81,6 +84,41 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     return {"outcome": result.outcome, "job_name": change.job_name}
+
+
+def report_enrichments(result: ProcessResult) -> None:
+    """Tokens the model took and how translations went: counts and codes, never text."""
+    usage = result.model_usage
+    if usage is not None:
+        metrics.add_metric(name="SummaryModelCalls", unit=MetricUnit.Count, value=usage.calls)
+        metrics.add_metric(
+            name="SummaryModelInputTokens", unit=MetricUnit.Count, value=usage.input_tokens
+        )
+        metrics.add_metric(
+            name="SummaryModelOutputTokens", unit=MetricUnit.Count, value=usage.output_tokens
+        )
+        if result.model_fallback_reason is not None:
+            metrics.add_metric(name="SummaryModelFallbacks", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "model summary",
+            extra={**usage.to_dict(), "fallback_reason": result.model_fallback_reason},
+        )
+    translations = result.translations
+    if translations is not None:
+        metrics.add_metric(
+            name="TranslationsWritten",
+            unit=MetricUnit.Count,
+            value=len(translations.with_status("translated")),
+        )
+        metrics.add_metric(
+            name="TranslationsFailed",
+            unit=MetricUnit.Count,
+            value=len(translations.with_status("failed")),
+        )
+        metrics.add_metric(
+            name="TranslatedCharacters", unit=MetricUnit.Count, value=translations.characters
+        )
+        logger.info("translations", extra=translations.report())
 
 
 def _regenerate(event: dict[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         deps.queue,
         deps.announcer,
         now=datetime.now(UTC),
+        summary_model=deps.summary_model,
+        translator=deps.translator,
         time_is_up=lambda: time.monotonic() > deadline - SAFETY_MARGIN_SECONDS,
         before_list_request=RateLimit(LIST_REQUESTS_PER_SECOND),
     )

@@ -45,7 +45,8 @@ RECONCILE = "ReconcileFunction"
 # Where the outputs of the sample upload (events/s3-put.json: "uploads/My Talk.mp4") go.
 SAMPLE_KEY = "uploads/My Talk.mp4"
 OUTPUT_PREFIX = SAMPLE_KEY + "/"
-SIX_FILES = [
+EVERY_OUTPUT = [
+    "chapters.vtt",
     "subtitles.srt",
     "subtitles.vtt",
     "summary.json",

@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import MEDIA, load_event
 from tests.handlers.conftest import (
+    EVERY_OUTPUT,
     OUTPUT_PREFIX,
     SAMPLE_KEY,
-    SIX_FILES,
     ApiCall,
     Stack,
     complete_sample_job,
@@ -28,14 +28,14 @@ from transcription_pipeline.process import JobNotFinished
 PROCESS = "ProcessTranscriptFunction"
 
 
-def test_completed_event_publishes_six_outputs(stack: Stack) -> None:
+def test_completed_event_publishes_every_output(stack: Stack) -> None:
     raw = complete_sample_job(stack, "03-speaker-identification.json")
 
     result = stack.invoke(PROCESS, job_event(stack))
 
     assert result == {"outcome": "published", "job_name": sample_job(stack)}
     files = outputs(stack)
-    assert sorted(files) == SIX_FILES
+    assert sorted(files) == EVERY_OUTPUT
     assert files["transcript.json"] == raw  # byte for byte
     summary = json.loads(files["summary.json"])
     assert summary["source"] == {"bucket": stack.input_bucket, "key": "uploads/My Talk.mp4"}
@@ -90,13 +90,13 @@ def test_created_at_is_the_job_completion_time(stack: Stack) -> None:
     assert parsed == job["CompletionTime"].astimezone(UTC)
 
 
-def test_empty_transcript_still_gives_six_files(stack: Stack) -> None:
+def test_empty_transcript_still_gives_every_file(stack: Stack) -> None:
     complete_sample_job(stack, "v4-empty.json")
 
     stack.invoke(PROCESS, job_event(stack))
 
     files = outputs(stack)
-    assert sorted(files) == SIX_FILES
+    assert sorted(files) == EVERY_OUTPUT
     assert files["subtitles.srt"] == b""
     assert files["subtitles.vtt"] == b"WEBVTT\n"
     summary = json.loads(files["summary.json"])
@@ -111,7 +111,7 @@ def test_success_replaces_an_earlier_error_record(stack: Stack) -> None:
 
     stack.invoke(PROCESS, job_event(stack))
 
-    assert sorted(outputs(stack)) == SIX_FILES
+    assert sorted(outputs(stack)) == EVERY_OUTPUT
 
 
 def failed_job_answer(job_name: str, reason: str) -> dict[str, Any]:
@@ -228,7 +228,7 @@ def test_outputs_carry_the_source_revision_and_job(stack: Stack) -> None:
 
     stack.invoke(PROCESS, job_event(stack))
 
-    for name in SIX_FILES:
+    for name in EVERY_OUTPUT:
         head = stack.s3.head_object(Bucket=stack.output_bucket, Key=OUTPUT_PREFIX + name)
         assert head["Metadata"] == {"source-revision": revision, "job-name": sample_job(stack)}
 
@@ -256,7 +256,7 @@ def test_an_answer_is_still_written_when_the_source_was_deleted(stack: Stack) ->
     result = stack.invoke(PROCESS, job_event(stack))
 
     assert result["outcome"] == "published"
-    assert sorted(outputs(stack)) == SIX_FILES
+    assert sorted(outputs(stack)) == EVERY_OUTPUT
 
 
 # -- the in-flight table: an answered job is no longer in flight -------------------------------

@@ -24,11 +24,11 @@ from moto.s3.models import s3_backends
 from local_pipeline.iam import role_of_function
 from tests.conftest import MEDIA, TRANSCRIPTS, load_event
 from tests.handlers.conftest import (
+    EVERY_OUTPUT,
     OUTPUT_PREFIX,
     PROCESS,
     RECONCILE,
     SAMPLE_KEY,
-    SIX_FILES,
     ApiCall,
     Stack,
     complete_sample_job,
@@ -129,7 +129,7 @@ def test_lost_completion_event_is_processed_by_the_schedule(stack: Stack) -> Non
 
     assert counts["items_in_flight"] == counts["items_checked"] == 1
     assert counts["jobs_published"] == 1
-    assert sorted(outputs(stack)) == SIX_FILES
+    assert sorted(outputs(stack)) == EVERY_OUTPUT
     summary = json.loads(stack.output(OUTPUT_PREFIX + "summary.json"))
     assert summary["job_name"] == sample_job(stack)
     assert stack.in_flight() == []  # answered: no longer in flight

@@ -19,8 +19,10 @@ import pytest
 
 from tests.conftest import REPO
 from tests.unit.conftest import ALL_FIXTURES, fixture_bytes, parsed
-from transcription_pipeline import process, render, summary, words
+from transcription_pipeline import outputs as outputs_module
+from transcription_pipeline import render, words
 from transcription_pipeline.naming import (
+    CHAPTERS_VTT,
     SUBTITLES_SRT,
     SUBTITLES_VTT,
     SUMMARY_JSON,
@@ -29,11 +31,19 @@ from transcription_pipeline.naming import (
     TRANSCRIPT_TEXT,
     S3Location,
 )
-from transcription_pipeline.process import RenderedOutputs, render_outputs
+from transcription_pipeline.outputs import RenderedOutputs, render_outputs
 from transcription_pipeline.summary import Summary
+from transcription_pipeline.summary import offline as summary_offline
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-GENERATED = [TRANSCRIPT_TEXT, SUBTITLES_SRT, SUBTITLES_VTT, SUMMARY_JSON, SUMMARY_MARKDOWN]
+GENERATED = [
+    TRANSCRIPT_TEXT,
+    SUBTITLES_SRT,
+    SUBTITLES_VTT,
+    CHAPTERS_VTT,
+    SUMMARY_JSON,
+    SUMMARY_MARKDOWN,
+]
 SOURCE = S3Location("in", "talk.mp4")
 CREATED = "2026-01-01T00:00:00Z"
 
@@ -54,7 +64,7 @@ def test_output_is_byte_identical_to_golden(name: str, output: str) -> None:
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
-def test_six_outputs_and_the_transcript_as_received(name: str) -> None:
+def test_every_output_and_the_transcript_as_received(name: str) -> None:
     files = outputs(name).files
     assert set(files) == {TRANSCRIPT_JSON, *GENERATED}
     assert files[TRANSCRIPT_JSON] == fixture_bytes(name)
@@ -76,15 +86,15 @@ def test_process_result_reads_the_typed_summary() -> None:
 
 
 def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Count the calls of process.<name>, which render_outputs uses."""
+    """Count the calls of outputs.<name>, which render_outputs uses."""
     calls: list[int] = []
-    original: Callable[..., Any] = getattr(process, name)
+    original: Callable[..., Any] = getattr(outputs_module, name)
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(process, name, counted)
+    monkeypatch.setattr(outputs_module, name, counted)
     return calls
 
 
@@ -94,23 +104,27 @@ def test_words_and_cues_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> No
     # Any other grouping (a renderer grouping again) would go through these modules.
     monkeypatch.setattr(words, "group_words", None)
     monkeypatch.setattr(render, "group_words", None)
-    monkeypatch.setattr(summary, "group_words", None)
+    monkeypatch.setattr(summary_offline, "group_words", None)
     outputs("03-speaker-identification.json")
     assert (len(grouped), len(built)) == (1, 1)
 
 
 def imported_modules(module: str) -> set[str]:
+    """Modules imported by ``module`` (a file, or every file of a package folder)."""
     path = REPO / "layers" / "transcription_pipeline" / "transcription_pipeline" / module
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    files = sorted(path.glob("*.py")) if path.is_dir() else [path]
     return {
         node.module
-        for node in ast.walk(tree)
+        for file in files
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom) and node.module is not None
     }
 
 
 def test_render_and_summary_are_siblings() -> None:
-    assert "transcription_pipeline.summary" not in imported_modules("render.py")
-    assert "transcription_pipeline.render" not in imported_modules("summary.py")
+    assert not any(
+        m.startswith("transcription_pipeline.summary") for m in imported_modules("render.py")
+    )
+    assert "transcription_pipeline.render" not in imported_modules("summary")
     assert "transcription_pipeline.words" in imported_modules("render.py")
-    assert "transcription_pipeline.words" in imported_modules("summary.py")
+    assert "transcription_pipeline.words" in imported_modules("summary")

@@ -13,7 +13,7 @@ from transcription_pipeline.naming import (
     TRANSCRIPT_TEXT,
     S3Location,
 )
-from transcription_pipeline.process import render_outputs
+from transcription_pipeline.outputs import render_outputs
 
 FIXTURE = "03-speaker-identification.json"
 SOURCE = S3Location("in", "talks/panel.mp4")

@@ -11,7 +11,9 @@ from typing import Any, TypeVar, cast
 from aws_lambda_powertools import Logger, Metrics
 
 from transcription_pipeline.aws import (
+    AmazonTranslator,
     Announcer,
+    BedrockSummaryModel,
     InFlightJobs,
     ObjectStore,
     RegenerateRequests,
@@ -19,6 +21,7 @@ from transcription_pipeline.aws import (
     UploadQueue,
 )
 from transcription_pipeline.config import ConfigError, Settings, load_settings
+from transcription_pipeline.model_summary import SummaryModel
 from transcription_pipeline.observability import trace_handler
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -36,6 +39,8 @@ class Dependencies:
     queue: UploadQueue
     announcer: Announcer
     regenerate_requests: RegenerateRequests
+    summary_model: SummaryModel | None  # SummaryModelId set: Bedrock writes a summary too
+    translator: AmazonTranslator  # its client is made when an upload asks for a language
 
 
 def build_dependencies(transcribe_attempts: int = 5) -> Dependencies:
@@ -52,6 +57,8 @@ def build_dependencies(transcribe_attempts: int = 5) -> Dependencies:
         UploadQueue(settings.upload_queue_url),
         Announcer(settings.event_source),
         RegenerateRequests(settings.request_source),
+        BedrockSummaryModel(settings.summary_model_id) if settings.summary_model_id else None,
+        AmazonTranslator(),
     )
 
 

@@ -24,26 +24,29 @@ from transcription_pipeline.aws import (
 from transcription_pipeline.config import Settings
 from transcription_pipeline.error_records import failure_record
 from transcription_pipeline.file_options import options_of_upload, stack_resolved
+from transcription_pipeline.model_summary import ModelUsage, SummaryModel
 from transcription_pipeline.naming import (
-    SUBTITLES_SRT,
-    SUBTITLES_VTT,
-    SUMMARY_JSON,
-    SUMMARY_MARKDOWN,
-    TRANSCRIPT_JSON,
-    TRANSCRIPT_TEXT,
     S3Location,
     job_name_for,
     parse_s3_uri,
     parse_transcript_uri,
     raw_output_keys,
 )
-from transcription_pipeline.options import OptionError, SpeakerNames, names_by_label
-from transcription_pipeline.performance import without_cyclic_gc
-from transcription_pipeline.publish import publish_error, publish_outputs, record_metadata
-from transcription_pipeline.render import build_cues, srt_from_cues, text_from_words, vtt_from_cues
-from transcription_pipeline.summary import Summary, render_summary_markdown, summarise
+from transcription_pipeline.options import OptionError
+from transcription_pipeline.outputs import (
+    model_summary_of,
+    render_outputs,
+    translations_of,
+    words_stage,
+)
+from transcription_pipeline.publish import (
+    publish_error,
+    publish_outputs,
+    publish_translations,
+    record_metadata,
+)
 from transcription_pipeline.transcript import Transcript, TranscriptFormatError, parse_transcript
-from transcription_pipeline.words import group_words, name_speakers, speakers_in_order
+from transcription_pipeline.translation import TranslationOutcome, Translator
 
 
 class JobNotFinished(Exception):
@@ -51,7 +54,7 @@ class JobNotFinished(Exception):
 
 
 class ProcessOutcome(enum.StrEnum):
-    PUBLISHED = "published"  # the six outputs written
+    PUBLISHED = "published"  # the outputs written
     FAILURE_RECORDED = "failure_recorded"  # error.json written
     SUPERSEDED = "superseded"  # the source key holds newer content now; nothing written
     FOREIGN = "foreign"  # not one of this stack's jobs
@@ -69,51 +72,9 @@ class ProcessResult:
     duration_seconds: float = 0.0
     transcript_bytes: int = 0
     announcement: Announcement | None = None  # what the record written tells subscribers
-
-
-@dataclass(frozen=True)
-class RenderedOutputs:
-    files: dict[str, bytes]  # output file name -> content
-    summary: Summary
-
-
-@without_cyclic_gc
-def render_outputs(
-    raw_transcript: bytes,
-    transcript: Transcript,
-    source: S3Location,
-    created_at: str,
-    *,
-    title: str | None = None,
-    speaker_names: SpeakerNames = (),
-) -> RenderedOutputs:
-    """All six output files for one transcript; pure, so it is tested without AWS.
-
-    The words are grouped once (with the speakers' names, when given, in place of their
-    labels) and the cues built once; each output gets them.
-    """
-    words = group_words(transcript.items)
-    names = names_by_label(speaker_names, speakers_in_order(words))
-    words = name_speakers(words, names)
-    cues = build_cues(words)
-    summary = summarise(
-        transcript,
-        words,
-        source_bucket=source.bucket,
-        source_key=source.key,
-        created_at=created_at,
-        title=title,
-        speaker_names=names,
-    )
-    files = {
-        TRANSCRIPT_JSON: raw_transcript,
-        TRANSCRIPT_TEXT: text_from_words(words, transcript.labels).encode("utf-8"),
-        SUBTITLES_SRT: srt_from_cues(cues).encode("utf-8"),
-        SUBTITLES_VTT: vtt_from_cues(cues).encode("utf-8"),
-        SUMMARY_JSON: summary.to_json(),
-        SUMMARY_MARKDOWN: render_summary_markdown(summary).encode("utf-8"),
-    }
-    return RenderedOutputs(files, summary)
+    model_usage: ModelUsage | None = None  # with SummaryModelId: the tokens it took
+    model_fallback_reason: str | None = None  # why the offline summary stands in
+    translations: TranslationOutcome | None = None  # when languages were asked for
 
 
 def _timestamp(job: TranscriptionJob, fallback: str) -> str:
@@ -160,9 +121,16 @@ def process_job(
     announcer: Announcer,
     *,
     event_time: str | None = None,
+    summary_model: SummaryModel | None = None,
+    translator: Translator | None = None,
 ) -> ProcessResult:
-    """Publish a finished job's answer, announce it, then stop tracking it as in flight."""
-    result = _publish_answer(job_name, settings, store, jobs, event_time)
+    """Publish a finished job's answer, announce it, then stop tracking it as in flight.
+
+    ``summary_model`` writes the abstractive summary (SummaryModelId); ``translator``
+    translates the outputs into the languages the options ask for, after they are
+    published, so a failed translation never holds them back.
+    """
+    result = _publish_answer(job_name, settings, store, jobs, event_time, summary_model, translator)
     if result.announcement is not None:
         # After the record: a failed emit raises, and the retry writes the same bytes again.
         announcer.emit(result.announcement)
@@ -179,6 +147,8 @@ def _publish_answer(
     store: ObjectStore,
     jobs: TranscribeJobs,
     event_time: str | None,
+    summary_model: SummaryModel | None,
+    translator: Translator | None,
 ) -> ProcessResult:
     if not job_name.startswith(settings.job_name_prefix):
         return ProcessResult(ProcessOutcome.FOREIGN)
@@ -260,15 +230,23 @@ def _publish_answer(
     except TranscriptFormatError as error:
         return record_failure(f"Transcript could not be read: {error}", transcript_bytes=len(raw))
 
+    stage = words_stage(transcript, options.speaker_names)
+    model_result = model_summary_of(stage, options, settings, summary_model)
     rendered = render_outputs(
         raw,
         transcript,
         source,
         created_at,
         title=options.title,
-        speaker_names=options.speaker_names,
+        model_result=model_result,
+        stage=stage,
     )
     publish_outputs(store, settings.output_bucket, source.key, rendered.files, metadata)
+    translations = translations_of(stage, rendered, options.target_languages, translator)
+    if translations is not None:
+        publish_translations(
+            store, settings.output_bucket, source.key, translations, metadata, created_at
+        )
     summary = rendered.summary
     return ProcessResult(
         ProcessOutcome.PUBLISHED,
@@ -285,4 +263,7 @@ def _publish_answer(
             duration_seconds=summary.duration_seconds,
             word_count=summary.word_count,
         ),
+        model_usage=summary.model_usage,
+        model_fallback_reason=summary.model_fallback_reason,
+        translations=translations,
     )

@@ -15,10 +15,13 @@ from transcription_pipeline.naming import (
     ERROR_RECORD,
     OUTPUT_FILES,
     SUMMARY_JSON,
+    TRANSLATED_FILES,
     S3Location,
     output_key,
+    translation_name,
 )
 from transcription_pipeline.stable_json import json_bytes
+from transcription_pipeline.translation import TranslationOutcome
 
 REVISION_METADATA = "source-revision"
 JOB_METADATA = "job-name"
@@ -44,6 +47,48 @@ def publish_outputs(
     for name, body in files.items():
         store.put(S3Location(bucket, output_key(source_key, name)), body, metadata)
     store.delete(bucket, [output_key(source_key, ERROR_RECORD)])
+
+
+def publish_translations(
+    store: ObjectStore,
+    bucket: str,
+    source_key: str,
+    outcome: TranslationOutcome,
+    metadata: Mapping[str, str],
+    occurred_at: str,
+) -> None:
+    """Each language's files under translations/<code>/, or its error.json saying why
+    there are none (and no stale files beside it); a skipped language is left alone."""
+    for result in outcome.languages:
+        if result.status == "translated":
+            for name, body in result.files.items():
+                location = S3Location(
+                    bucket, output_key(source_key, translation_name(result.target, name))
+                )
+                store.put(location, body, metadata)
+            store.delete(
+                bucket, [output_key(source_key, translation_name(result.target, ERROR_RECORD))]
+            )
+        elif result.status == "failed":
+            record = {
+                "error": "translation_failed",
+                "target_language": result.target,
+                "reason": result.reason,
+                "error_code": result.error_code,
+                # Throttling: a later regenerate (make regenerate) may well succeed.
+                "retryable": result.retryable,
+                "occurred_at": occurred_at,
+            }
+            error_key = output_key(source_key, translation_name(result.target, ERROR_RECORD))
+            store.put(S3Location(bucket, error_key), json_bytes(record), metadata)
+            store.delete(
+                bucket,
+                [
+                    output_key(source_key, translation_name(result.target, name))
+                    for name in TRANSLATED_FILES
+                    if name != ERROR_RECORD
+                ],
+            )
 
 
 def publish_error(

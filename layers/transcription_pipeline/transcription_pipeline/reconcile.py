@@ -42,9 +42,11 @@ from transcription_pipeline.aws import (
 )
 from transcription_pipeline.config import Settings
 from transcription_pipeline.events import Origin, Upload, s3_notification
+from transcription_pipeline.model_summary import SummaryModel
 from transcription_pipeline.naming import S3Location
 from transcription_pipeline.process import process_job
 from transcription_pipeline.publish import JOB_METADATA, final_record_metadata
+from transcription_pipeline.translation import Translator
 
 Item = TypeVar("Item")
 TimeIsUp = Callable[[], bool]
@@ -156,6 +158,8 @@ class _Reconciler:
     announcer: Announcer
     now: datetime
     report: ReconcileReport
+    summary_model: SummaryModel | None = None
+    translator: Translator | None = None
 
     def settle(self, item: InFlightJob, listed_status: str | None) -> None:
         status = listed_status
@@ -183,6 +187,8 @@ class _Reconciler:
             self.in_flight,
             self.announcer,
             event_time=self.now.isoformat(),
+            summary_model=self.summary_model,
+            translator=self.translator,
         )
         if result.source is None:  # not this stack's, or unknown: nothing will answer it
             self.in_flight.remove(item.source_key, item.job_name)
@@ -225,6 +231,8 @@ def reconcile(
     now: datetime,
     time_is_up: TimeIsUp = _never,
     before_list_request: Callable[[], None] = _no_pause,
+    summary_model: SummaryModel | None = None,
+    translator: Translator | None = None,
 ) -> ReconcileReport:
     report = ReconcileReport()
     every_item = list(in_flight.all())
@@ -242,7 +250,9 @@ def reconcile(
     statuses = jobs.statuses_since(
         settings.job_name_prefix, since, before_each_request=counted_request
     )
-    reconciler = _Reconciler(settings, store, jobs, in_flight, queue, announcer, now, report)
+    reconciler = _Reconciler(
+        settings, store, jobs, in_flight, queue, announcer, now, report, summary_model, translator
+    )
     position = ""
     for item in _each_in_time(
         iter(_from_checkpoint(due, in_flight.checkpoint())), report, time_is_up

@@ -19,10 +19,12 @@ import dataclasses
 import enum
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from transcription_pipeline.aws import ObjectGone, ObjectStore
 from transcription_pipeline.config import Settings
 from transcription_pipeline.file_options import options_of_upload, stack_resolved
+from transcription_pipeline.model_summary import ModelSummary, ModelSummaryResult, ModelUsage
 from transcription_pipeline.naming import (
     ERROR_RECORD,
     OUTPUT_FILES,
@@ -33,7 +35,7 @@ from transcription_pipeline.naming import (
     output_key,
 )
 from transcription_pipeline.options import OptionError
-from transcription_pipeline.process import render_outputs
+from transcription_pipeline.outputs import render_outputs
 from transcription_pipeline.publish import JOB_METADATA, REVISION_METADATA, record_metadata
 from transcription_pipeline.transcript import Transcript, TranscriptFormatError, parse_transcript
 
@@ -76,6 +78,19 @@ def _with_recorded_facts(transcript: Transcript, summary: dict[str, object]) -> 
     )
 
 
+def _recorded_model_result(summary: dict[str, Any]) -> ModelSummaryResult | None:
+    """The model summary the record holds, kept as it is: regenerating never asks the
+    model again (no tokens spent; names and titles change, the model's text does not)."""
+    if summary.get("model_usage") is None:
+        return None
+    recorded = summary.get("model_summary")
+    return ModelSummaryResult(
+        summary=ModelSummary.from_dict(recorded) if recorded is not None else None,
+        usage=ModelUsage(**summary["model_usage"]),
+        fallback_reason=summary.get("model_fallback_reason"),
+    )
+
+
 def regenerate(source_key: str, settings: Settings, store: ObjectStore) -> RegenerateResult:
     """Render the outputs of ``source_key`` again with today's code and options."""
     output = settings.output_bucket
@@ -111,6 +126,7 @@ def regenerate(source_key: str, settings: Settings, store: ObjectStore) -> Regen
         summary = json.loads(summary_bytes)
         transcript = _with_recorded_facts(parse_transcript(raw), summary)
         created_at = str(summary["created_at"])
+        model_result = _recorded_model_result(summary)
     except (ObjectGone, TranscriptFormatError, ValueError, KeyError, TypeError) as error:
         return RegenerateResult(
             RegenerateOutcome.UNREADABLE, job_name=job_name, detail=type(error).__name__
@@ -122,6 +138,7 @@ def regenerate(source_key: str, settings: Settings, store: ObjectStore) -> Regen
         created_at,
         title=options.title,
         speaker_names=options.speaker_names,
+        model_result=model_result,
     )
     # The metadata exactly as the record has it: same revision, same job.
     record = record_metadata(metadata.get(REVISION_METADATA), job_name)

@@ -1,46 +1,44 @@
-"""Offline transcript summary: facts, speakers, highlights and keywords.
+"""The offline summary: facts, speakers, highlights, keywords and chapters.
 
 Deterministic (same words -> identical Summary, identical summary.json bytes) and
 linear in the number of words. Highlights and keywords use TF-IDF-like weights where
-each sentence is a "document"; no model, no network. Starts from the words of
-words.py, like render.py, and needs nothing from it.
+each sentence is a "document"; chapters are topic segments over the same sentences
+(chapters.py). No model, no network. Starts from the words of words.py, like render.py,
+and needs nothing from it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from transcription_pipeline.scripts import LATIN, WritingSystem, display_width, writing_system
-from transcription_pipeline.stable_json import json_bytes
+from transcription_pipeline.chapters import Passage, segment_chapters
+from transcription_pipeline.scripts import (
+    CHINESE,
+    JAPANESE,
+    LATIN,
+    WritingSystem,
+    display_width,
+    writing_system,
+)
 from transcription_pipeline.stop_words import ENGLISH_STOP_WORDS, stop_words
+from transcription_pipeline.summary.document import (
+    LOW_CONFIDENCE_THRESHOLD,
+    Highlight,
+    Source,
+    SpeakerShare,
+    Summary,
+)
 from transcription_pipeline.transcript import LabelKind, Transcript
-from transcription_pipeline.words import Word, format_clock, group_words
+from transcription_pipeline.words import Word, group_words
 
-__all__ = [
-    "LOW_CONFIDENCE_THRESHOLD",
-    "MAX_KEYWORDS",
-    "SCHEMA_VERSION",
-    "STOP_WORDS",
-    "Highlight",
-    "Source",
-    "SpeakerShare",
-    "Summary",
-    "build_summary",
-    "render_summary_markdown",
-    "summarise",
-]
+__all__ = ["MAX_KEYWORDS", "STOP_WORDS", "build_summary", "summarise"]
 
-SCHEMA_VERSION = 1
-# A word whose first alternative scores below this counts as low confidence.
-LOW_CONFIDENCE_THRESHOLD = 0.5
 MAX_KEYWORDS = 10
 MIN_HIGHLIGHTS = 3
 MAX_HIGHLIGHTS = 5
@@ -57,81 +55,6 @@ MIN_TERM_CHARS = LATIN.min_term_width
 STOP_WORDS: frozenset[str] = ENGLISH_STOP_WORDS
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    bucket: str
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakerShare:
-    label: str
-    talk_time_seconds: float  # the sum of the speaker's word durations (pauses excluded)
-    word_count: int
-    share: float  # of the word count
-
-
-@dataclass(frozen=True, slots=True)
-class Highlight:
-    start_seconds: float
-    speaker: str | None
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What summary.json says; its field names are the document's keys."""
-
-    source: Source
-    job_name: str
-    created_at: str
-    no_speech: bool
-    redacted: bool
-    language_code: str | None
-    language_score: float | None
-    labels: LabelKind | None
-    duration_seconds: float
-    word_count: int
-    words_per_minute: float | None
-    average_confidence: float | None
-    low_confidence_ratio: float | None
-    speakers: tuple[SpeakerShare, ...]
-    highlights: tuple[Highlight, ...]
-    keywords: tuple[str, ...]
-    low_confidence_threshold: float = LOW_CONFIDENCE_THRESHOLD
-    speaker_share_basis: str = "word_count"
-    schema_version: int = SCHEMA_VERSION
-    title: str | None = None  # the upload's title option; the file name stands in without it
-    speaker_names: dict[str, str] | None = None  # label -> name, when names were given
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary.json document as plain data (objects and lists)."""
-        document = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-        document["source"] = dataclasses.asdict(self.source)
-        document["speakers"] = [dataclasses.asdict(s) for s in self.speakers]
-        document["highlights"] = [dataclasses.asdict(h) for h in self.highlights]
-        document["keywords"] = list(self.keywords)
-        # Present only when set, so outputs of uploads without these options are unchanged.
-        for optional in ("title", "speaker_names"):
-            if document[optional] is None:
-                del document[optional]
-        return document
-
-    def to_json(self) -> bytes:
-        """summary.json: stable JSON (sorted keys), so the same summary is the same bytes."""
-        return json_bytes(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, document: Mapping[str, Any]) -> Summary:
-        """Read a summary.json document back; TypeError or KeyError if it is not one."""
-        fields = dict(document)
-        fields["source"] = Source(**document["source"])
-        fields["speakers"] = tuple(SpeakerShare(**s) for s in document["speakers"])
-        fields["highlights"] = tuple(Highlight(**h) for h in document["highlights"])
-        fields["keywords"] = tuple(document["keywords"])
-        return cls(**fields)
 
 
 def _is_masked(content: str) -> bool:
@@ -185,6 +108,7 @@ def _terms_of(content: str, stop: frozenset[str], min_width: int) -> tuple[str, 
 class _Sentence(NamedTuple):
     position: int  # in the transcript's sentences
     start: float
+    end: float
     speaker: str | None
     text: str
     word_count: int
@@ -213,6 +137,7 @@ def _sentences(
             _Sentence(
                 position=len(out),
                 start=sentence[0].start,
+                end=sentence[-1].end,
                 speaker=sentence[0].speaker,
                 text=writing.join([w.text for w in sentence]),
                 word_count=stop - first,
@@ -332,6 +257,11 @@ def _speakers(labels: LabelKind | None, words: Sequence[Word]) -> tuple[SpeakerS
 _START, _END, _CONFIDENCE = itemgetter(2), itemgetter(3), itemgetter(4)  # Word fields
 
 
+def _title_separator(writing: WritingSystem) -> str:
+    """Between a chapter title's terms: the ideographic comma in Chinese and Japanese."""
+    return "\u3001" if writing in (CHINESE, JAPANESE) else ", "
+
+
 def summarise(
     t: Transcript,
     words: Sequence[Word],
@@ -379,6 +309,10 @@ def summarise(
         speakers=_speakers(t.labels, words),
         highlights=_highlights(sentences, weights),
         keywords=_keywords(weights, first_seen),
+        chapters=segment_chapters(
+            [Passage(s.start, s.end, s.speaker, s.text, s.terms) for s in sentences],
+            title_separator=_title_separator(writing),
+        ),
         title=title,
         speaker_names=speaker_names or None,
     )
@@ -399,76 +333,3 @@ def build_summary(
         created_at=created_at,
     )
     return summary.to_dict()
-
-
-# "_" only at a word edge: intraword underscores (spk_0) never emphasise in CommonMark.
-_MD_SPECIAL = re.compile(r"([\\`*<|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
-
-
-def _md(text: str) -> str:
-    """Minimal Markdown escaping for transcript-derived text on one line."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-    return "\\" + escaped if escaped.startswith("#") else escaped
-
-
-def _hms(seconds: float) -> str:
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def render_summary_markdown(summary: Summary | Mapping[str, Any]) -> str:
-    """summary.md; a summary.json document (a mapping) is read into a Summary first."""
-    if not isinstance(summary, Summary):
-        summary = Summary.from_dict(summary)
-    key = summary.source.key
-    name = key.rsplit("/", 1)[-1] if key else summary.job_name or "transcript"
-    lines = [f"# Transcript summary: {_md(summary.title or name)}", ""]
-
-    language = summary.language_code
-    language_text = _md(language) if language else "unknown"
-    score = summary.language_score
-    if language and score is not None:
-        language_text += f" (identified with score {score:.2f})"
-    lines.append(f"- **Duration:** {_hms(summary.duration_seconds)}")
-    lines.append(f"- **Language:** {language_text}")
-    lines.append(f"- **Words:** {summary.word_count}")
-    wpm = summary.words_per_minute
-    if wpm is not None:
-        lines.append(f"- **Speaking rate:** {wpm:.0f} words per minute")
-    confidence = summary.average_confidence
-    if confidence is not None:
-        text = f"- **Average confidence:** {confidence:.1%}"
-        ratio = summary.low_confidence_ratio
-        if ratio is not None:
-            text += f" ({ratio:.1%} of words below {summary.low_confidence_threshold:.0%})"
-        lines.append(text)
-    if summary.redacted:
-        lines.append("- **Redacted:** yes")
-    lines.append("")
-
-    if summary.no_speech:
-        lines.append("No speech was detected in this recording.")
-        return "\n".join(lines) + "\n"
-
-    if summary.speakers:
-        lines += ["## Speakers", "", "| Speaker | Talk time | Words | Share of words |"]
-        lines.append("|---|---:|---:|---:|")
-        for s in summary.speakers:
-            lines.append(
-                f"| {_md(s.label)} | {format_clock(s.talk_time_seconds)} | {s.word_count} "
-                f"| {s.share:.1%} |"
-            )
-        lines.append("")
-
-    if summary.highlights:
-        lines += ["## Highlights", ""]
-        for h in summary.highlights:
-            lines.append(f"- **[{format_clock(h.start_seconds)}]** {_md(h.text)}")
-        lines.append("")
-
-    if summary.keywords:
-        lines.append(f"**Keywords:** {', '.join(_md(k) for k in summary.keywords)}")
-        lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
