@@ -322,6 +322,144 @@ def processing(quick: bool) -> list[Figure]:
     return figures
 
 
+# -- 2b. summaries: chapters offline, and what a Bedrock summary takes ---------------------
+# Claude 3.5 Haiku on Bedrock, on-demand list price (USD per million tokens; the Bedrock
+# pricing page, March 2026); the stand-in answers under its model id.
+MODEL_PRICE_INPUT_PER_MILLION = 0.80
+MODEL_PRICE_OUTPUT_PER_MILLION = 4.00
+# The offline summary (chapters included) of a 4-hour transcript: a third of its
+# processing budget above (1.5 s for everything).
+OFFLINE_SUMMARY_BUDGET_SECONDS = 0.5
+
+
+def _best_cpu_seconds(run: Callable[[], object], rounds: int) -> float:
+    best = math.inf
+    for _ in range(rounds):
+        started = time.process_time()
+        run()
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def summaries(quick: bool) -> list[Figure]:
+    """The offline summary with chapters beside the chapters alone; the Bedrock summary's
+    plan (calls, tokens, cost) at the default chunk size beside one call holding the whole
+    transcript, and the calls the stand-in answered when the real code runs against it."""
+    from bench.transcripts import scaled_transcript_bytes
+    from local_pipeline.standins import serving
+    from local_pipeline.standins.bedrock import STANDIN_MODEL_ID, BedrockStandIn
+    from transcription_pipeline.aws.bedrock import BedrockSummaryModel
+    from transcription_pipeline.model_summary import plan_model_summary, summarise_with_model
+    from transcription_pipeline.model_summary.lines import transcript_lines
+    from transcription_pipeline.model_summary.tokens import estimate_tokens
+    from transcription_pipeline.summary import summarise
+    from transcription_pipeline.transcript import parse_transcript
+    from transcription_pipeline.words import group_words
+
+    figures: list[Figure] = []
+    rounds = 1 if quick else 5
+    transcript = parse_transcript(scaled_transcript_bytes(60 if quick else 4 * 3600))
+    words = group_words(transcript.items)
+    label = "1 min" if quick else "4 h"
+    summary = summarise(transcript, words, source_bucket="b", source_key="k", created_at="t")
+    with_chapters = _best_cpu_seconds(
+        lambda: summarise(transcript, words, source_bucket="b", source_key="k", created_at="t"),
+        rounds,
+    )
+    # Baseline: the same summary with the chapter step left out.
+    from transcription_pipeline.summary import offline
+
+    segment = offline.segment_chapters  # type: ignore[attr-defined]
+    offline.segment_chapters = lambda *_args, **_kwargs: ()  # type: ignore[attr-defined]
+    try:
+        without_chapters = _best_cpu_seconds(
+            lambda: summarise(transcript, words, source_bucket="b", source_key="k", created_at="t"),
+            rounds,
+        )
+    finally:
+        offline.segment_chapters = segment  # type: ignore[attr-defined]
+    figures.append(
+        Figure(
+            f"offline summary with chapters, {label} transcript: time",
+            with_chapters,
+            "s",
+            None if quick else OFFLINE_SUMMARY_BUDGET_SECONDS,
+            f"{len(words)} words, {len(summary.chapters)} chapters; without the chapter step "
+            f"{without_chapters:.3f} s; CPU time, best of {rounds}",
+        )
+    )
+
+    hours_measured = (1,) if quick else (1, 4)
+    with serving(BedrockStandIn()) as stand_in:
+        assert isinstance(stand_in, BedrockStandIn)
+        client = _standin_bedrock_client(stand_in.url)
+        for hours in hours_measured:
+            hour_words = group_words(parse_transcript(scaled_transcript_bytes(hours * 3600)).items)
+            plan = plan_model_summary(
+                hour_words, language_code="en-US", output_language=None, joiner=" ",
+                instructions=None,
+            )  # fmt: skip
+            whole = estimate_tokens(
+                "\n".join(line.render() for line in transcript_lines(hour_words, joiner=" "))
+            )
+            cost = (
+                plan.estimated_input_tokens * MODEL_PRICE_INPUT_PER_MILLION
+                + plan.estimated_output_tokens * MODEL_PRICE_OUTPUT_PER_MILLION
+            ) / 1e6
+            stand_in.reset()
+            result = summarise_with_model(
+                hour_words,
+                BedrockSummaryModel(STANDIN_MODEL_ID, client=client),
+                model_id=STANDIN_MODEL_ID,
+                language_code="en-US",
+                output_language=None,
+                joiner=" ",
+                instructions=None,
+                token_budget=10_000_000,
+            )
+            figures += [
+                Figure(
+                    f"Bedrock summary of a {hours} h transcript: calls",
+                    plan.calls,
+                    "calls",
+                    None,
+                    f"{plan.map_calls} map + at most {plan.reduce_calls} reduce at the default "
+                    f"{8000} tokens a call; the stand-in was asked {result.usage.calls}",
+                ),
+                Figure(
+                    f"Bedrock summary of a {hours} h transcript: input tokens",
+                    plan.estimated_input_tokens,
+                    "tokens",
+                    None,
+                    f"estimate; the whole transcript in one call would be {whole} tokens "
+                    f"({plan.estimated_input_tokens / whole:.2f}x: prompts, overlap, reduce)",
+                ),
+                Figure(
+                    f"Bedrock summary of a {hours} h transcript: cost per audio hour",
+                    cost / hours,
+                    "USD",
+                    None,
+                    f"at most, Claude 3.5 Haiku list price ${MODEL_PRICE_INPUT_PER_MILLION}/"
+                    f"${MODEL_PRICE_OUTPUT_PER_MILLION} per million input/output tokens, "
+                    f"every call's output at its {plan.estimated_output_tokens // plan.calls} "
+                    "token cap",
+                ),
+            ]
+    return figures
+
+
+def _standin_bedrock_client(url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+
 # -- 3. cold start --------------------------------------------------------------------------
 # CPU time of the importing process: on a shared machine, wall time mostly measures the
 # neighbours. Imports are CPU-bound once the files are in the page cache.
@@ -613,6 +751,7 @@ def run(
             )
 
     figures += processing(quick)
+    figures += summaries(quick)
     figures += cold_starts(runs=1 if quick else 9)
     figures += artefact_sizes()
     figures += offline_demo()

@@ -25,8 +25,10 @@ from tests.handlers.conftest import (
     STACK_NAME,
     Stack,
     complete_sample_job,
+    completion,
     job_event,
     outputs,
+    sample_job,
 )
 
 SPEAKERS_FIXTURE = "03-speaker-identification.json"
@@ -206,3 +208,20 @@ def test_translations_are_written_per_language_and_a_failed_one_blocks_nothing(
     assert all(body["SourceLanguageCode"] == "en" for body in translate.translate_requests())
     assert all(r.signing_service == "translate" for r in translate.requests)
     assert bedrock.requests == []  # no model configured
+
+
+def test_a_failure_record_removes_the_translations_of_an_earlier_answer(
+    with_parameters: Any, bedrock: BedrockStandIn, translate: TranslateStandIn
+) -> None:
+    stack = with_parameters(TranslateTo="de-DE")
+    complete_sample_job(stack, SPEAKERS_FIXTURE)
+    process(stack, bedrock, translate)
+    assert "translations/de-DE/subtitles.srt" in outputs(stack)
+
+    # The same job, now failed (a record for it is replaced by its error.json).
+    stack.fail_job(sample_job(stack), "The media format could not be decoded.")
+    stack.invoke(PROCESS, completion(sample_job(stack), "FAILED"))
+
+    files = outputs(stack)
+    assert "error.json" in files
+    assert [name for name in files if name.startswith("translations/")] == []

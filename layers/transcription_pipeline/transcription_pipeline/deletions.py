@@ -34,7 +34,7 @@ from transcription_pipeline.naming import (
     output_key,
     raw_output_keys,
 )
-from transcription_pipeline.publish import JOB_METADATA, final_record_metadata
+from transcription_pipeline.publish import JOB_METADATA, final_record_metadata, translation_keys
 
 RUNNING = frozenset({"QUEUED", "IN_PROGRESS"})
 
@@ -112,7 +112,13 @@ def follow_deleted_source(
         deleted.append(name)
     # The outputs after the jobs: until the record goes, a retry still finds its job.
     names = [*OUTPUT_FILES, ERROR_RECORD]
-    store.delete(settings.output_bucket, [output_key(source_key, name) for name in names])
+    store.delete(
+        settings.output_bucket,
+        [
+            *(output_key(source_key, name) for name in names),
+            *translation_keys(store, settings.output_bucket, source_key),
+        ],
+    )
     sidecar = sidecar_of(source)
     if len(sidecar.key.encode("utf-8")) <= MAX_S3_KEY_BYTES:
         store.delete(sidecar.bucket, [sidecar.key])

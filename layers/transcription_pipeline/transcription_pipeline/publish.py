@@ -16,6 +16,7 @@ from transcription_pipeline.naming import (
     OUTPUT_FILES,
     SUMMARY_JSON,
     TRANSLATED_FILES,
+    TRANSLATIONS_FOLDER,
     S3Location,
     output_key,
     translation_name,
@@ -102,7 +103,19 @@ def publish_error(
     store.put(
         S3Location(bucket, output_key(source_key, ERROR_RECORD)), json_bytes(record), metadata
     )
-    store.delete(bucket, [output_key(source_key, name) for name in OUTPUT_FILES])
+    store.delete(
+        bucket,
+        [
+            *(output_key(source_key, name) for name in OUTPUT_FILES),
+            *translation_keys(store, bucket, source_key),
+        ],
+    )
+
+
+def translation_keys(store: ObjectStore, bucket: str, source_key: str) -> list[str]:
+    """Every translated output of ``source_key`` (any language an earlier upload asked for)."""
+    folder = output_key(source_key, TRANSLATIONS_FOLDER + "/")
+    return [item.key for item in store.list_objects(bucket, prefix=folder)]
 
 
 def final_record_metadata(store: ObjectStore, bucket: str, source_key: str) -> dict[str, str]:
