@@ -18,17 +18,20 @@ from local_pipeline.standins import serving
 from local_pipeline.standins.bedrock import STANDIN_MODEL_ID, BedrockStandIn
 from local_pipeline.standins.translate import TranslateStandIn, reverse_translation
 from local_pipeline.template import Template
-from tests.conftest import REPO
+from tests.conftest import REPO, TRANSCRIPTS
 from tests.handlers.conftest import EVERY_OUTPUT as EVERY_OUTPUT_NAMES
 from tests.handlers.conftest import (
     PROCESS,
+    SAMPLE_KEY,
     STACK_NAME,
     Stack,
     complete_sample_job,
     completion,
     job_event,
+    job_names,
     outputs,
     sample_job,
+    upload,
 )
 
 SPEAKERS_FIXTURE = "03-speaker-identification.json"
@@ -67,6 +70,14 @@ def process(stack: Stack, bedrock: BedrockStandIn, translate: TranslateStandIn) 
         AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.url,
         AWS_ENDPOINT_URL_TRANSLATE=translate.url,
     )
+
+
+def words_of(transcript: bytes) -> set[str]:
+    return {
+        item["alternatives"][0]["content"]
+        for item in json.loads(transcript)["results"]["items"]
+        if item["type"] == "pronunciation"
+    }
 
 
 def summary_of(stack: Stack) -> dict[str, Any]:
@@ -225,3 +236,27 @@ def test_a_failure_record_removes_the_translations_of_an_earlier_answer(
     files = outputs(stack)
     assert "error.json" in files
     assert [name for name in files if name.startswith("translations/")] == []
+
+
+def test_with_redaction_the_model_sees_the_redacted_transcript_only(
+    with_parameters: Any, bedrock: BedrockStandIn, translate: TranslateStandIn
+) -> None:
+    stack = with_parameters(SummaryModelId=STANDIN_MODEL_ID, PiiRedaction="true")
+    assert stack.start(upload(stack, SAMPLE_KEY, "faststart.mp4")).failures == []
+    (name,) = job_names(stack)
+    job = stack.transcribe_backend().transcriptions[name]
+    job.content_redaction["RedactionOutput"] = "redacted_and_unredacted"
+    stack.complete_job(name, (TRANSCRIPTS / "v6-pii-redaction.json").read_bytes())
+    # Transcribe's unredacted file holds the personal data.
+    plain = (TRANSCRIPTS / "01-plain.json").read_bytes()
+    stack.s3.put_object(Bucket=stack.output_bucket, Key=f"_transcribe/{name}.json", Body=plain)
+
+    process(stack, bedrock, translate)
+
+    prompts = "\n".join(call.prompt for call in bedrock.calls)
+    assert "[PII]" in prompts
+    only_unredacted = words_of(plain) - words_of(
+        (TRANSCRIPTS / "v6-pii-redaction.json").read_bytes()
+    )
+    assert len(only_unredacted) >= 3  # the names the redacted file replaced by [PII]
+    assert not [word for word in only_unredacted if word in prompts]
