@@ -305,7 +305,14 @@ def demo(arguments: argparse.Namespace) -> int:
             arguments.summary_model, summary_stack, progress
         )
         template = load_template([*(arguments.parameter or ()), *parameters])
-        return _demo(arguments, media, metadata, template, progress, environment)
+        result = _demo(arguments, media, metadata, template, progress, environment)
+    if arguments.summary_model == STANDIN_MODEL:
+        print(
+            "Note: the model-written sections above (Summary, Key points, Action items, "
+            "Chapters) came from the local Bedrock stand-in, which only echoes sentences of "
+            "the transcript: they show the format, not what a model writes."
+        )
+    return result
 
 
 def _demo(

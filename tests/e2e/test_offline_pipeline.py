@@ -352,3 +352,33 @@ def test_long_running_mode_serves_uploads_and_stops_on_ctrl_c(tmp_path: Path) ->
     assert "Traceback" not in output
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_demo_writes_a_model_summary_through_the_bedrock_stand_in(tmp_path: Path) -> None:
+    """make demo SUMMARY_MODEL=standin: the real process function calls the local Bedrock
+    stand-in over HTTP (the same code path as a real model) and says it was a stand-in."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local_pipeline",
+            "demo",
+            "--summary-model",
+            "standin",
+            "--output",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((tmp_path / "sample-talk.mp4" / "summary.json").read_text())
+    assert summary["summary_source"] == "bedrock"
+    assert summary["model_usage"]["calls"] >= 1
+    assert "## Summary" in run.stdout
+    assert "local Bedrock stand-in" in run.stderr + run.stdout
+    assert "not what a model writes" in run.stdout
+    assert (tmp_path / "sample-talk.mp4" / "chapters.vtt").read_text().startswith("WEBVTT")
