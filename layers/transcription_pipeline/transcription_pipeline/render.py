@@ -22,6 +22,7 @@ from transcription_pipeline.scripts import (
     writing_system,
 )
 from transcription_pipeline.transcript import LabelKind, Transcript
+from transcription_pipeline.turns import turns_of
 from transcription_pipeline.words import Word, format_clock, group_words
 
 __all__ = [
@@ -54,9 +55,6 @@ MIN_CUE_SECONDS = 1.0
 # so "Yes." can share a cue with what follows.
 MIN_CHARS_BEFORE_SENTENCE_BREAK = 16
 
-PARAGRAPH_PAUSE_SECONDS = 2.0
-PARAGRAPH_MAX_SENTENCES = 6
-
 
 class Cue(NamedTuple):
     start: float  # seconds, whole milliseconds
@@ -81,32 +79,11 @@ def text_from_words(
     if not words:
         return ""
     labelled = labels is not None
-    paragraphs: list[str] = []
-    current: list[str] = []
-    prefix = ""
-    sentences = 0
-    prev: Word | None = None
-    for word in words:
-        if prev is None:
-            new_paragraph = True
-        elif labelled:
-            new_paragraph = word.speaker != prev.speaker
-        else:
-            new_paragraph = prev.sentence_end and (
-                word.start - prev.end >= PARAGRAPH_PAUSE_SECONDS
-                or sentences >= PARAGRAPH_MAX_SENTENCES
-            )
-        if new_paragraph:
-            if current:
-                paragraphs.append(prefix + writing.join(current))
-            current, sentences = [], 0
-            prefix = (
-                f"[{format_clock(word.start)}] {word.speaker or 'unknown'}: " if labelled else ""
-            )
-        current.append(word.text)
-        sentences += word.sentence_end
-        prev = word
-    paragraphs.append(prefix + writing.join(current))
+    paragraphs = [
+        (f"[{format_clock(turn.start)}] {turn.speaker or 'unknown'}: " if labelled else "")
+        + writing.join([word.text for word in turn.words])
+        for turn in turns_of(words, labels)
+    ]
     return "\n\n".join(paragraphs) + "\n"
 
 
