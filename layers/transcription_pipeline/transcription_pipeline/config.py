@@ -60,6 +60,7 @@ class Settings:
     summary_chunk_tokens: int = 8_000  # one map call's input, prompt included
     # TranslateTo: languages every upload's outputs are translated into (options add more).
     target_languages: tuple[str, ...] = ()
+    transcript_document: bool = True  # TranscriptDocument: write transcript.docx too
 
     @property
     def request_source(self) -> str:
@@ -185,4 +186,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         summary_token_budget=_whole_number(env, "SUMMARY_TOKEN_BUDGET", 200_000, 1_000, 10_000_000),
         summary_chunk_tokens=_whole_number(env, "SUMMARY_CHUNK_TOKENS", 8_000, 1_000, 300_000),
         target_languages=target_languages,
+        transcript_document=_flag(env, "TRANSCRIPT_DOCUMENT", default=True),
     )
