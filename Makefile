@@ -44,6 +44,7 @@ help:
 	@echo "                 [LANGUAGE=es-US] [SPEAKERS=2] [NAMES=Ana,Ben] [TITLE=...]: the file's options, as S3 metadata"
 	@echo "                 [SUMMARY_MODEL=<Bedrock model id>]: the summary step with Bedrock (your AWS credentials; 'standin': offline)"
 	@echo "make local     - keep the offline pipeline running on 127.0.0.1:$(PORT) until Ctrl-C; prints the completion events"
+	@echo "make upload FILE=my.mp4 [ENDPOINT=http://127.0.0.1:$(PORT)] - upload to a running make local and save the outputs"
 	@echo "                 (demo and local: PROFILES='{\"interviews/\": {\"speakers\": 2}}' sets OptionProfiles)"
 	@echo "make test      - static checks and the whole test suite (what CI runs)"
 	@echo "make unit      - the fast tests only: unit, handlers, template contracts (.venv alone)"
@@ -81,6 +82,15 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 demo: $(VENV)/.runtime
 	$(VENV)/bin/python -m local_pipeline demo $(if $(FILE),"$(FILE)",) $(MODEL_FLAG) \
 		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(DEMO_OPTIONS) $(PROFILES_FLAG) $(SUMMARY_FLAG)
+
+# Uploads FILE to a running `make local` (ENDPOINT, default http://HOST:PORT) and saves its
+# outputs under demo-output/<file name>/: no AWS CLI needed.
+ENDPOINT ?=
+.PHONY: upload
+upload: $(VENV)/.runtime
+	$(VENV)/bin/python -m local_pipeline upload "$(FILE)" \
+		--endpoint "$(if $(ENDPOINT),$(ENDPOINT),http://$(HOST):$(PORT))" \
+		$(if $(TIMEOUT),--timeout "$(TIMEOUT)",) $(PROFILES_FLAG)
 
 local: $(VENV)/.runtime
 	$(VENV)/bin/python -m local_pipeline up --host $(HOST) --port $(PORT) $(MODEL_FLAG) \

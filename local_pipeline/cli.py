@@ -430,8 +430,10 @@ def up(arguments: argparse.Namespace) -> int:
             f"\nLocal pipeline running at {endpoint} (function logs: {log_path}).\n"
             f"Credentials: any, e.g. AWS_ACCESS_KEY_ID=testing "
             f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n"
-            f"  aws --endpoint-url {endpoint} s3 cp my.mp4 s3://{input_bucket}/uploads/\n"
-            f"  aws --endpoint-url {endpoint} s3 ls --recursive s3://{output_bucket}/\n"
+            f"  make upload FILE=my.mp4 ENDPOINT={endpoint}   (saves the outputs to "
+            f"demo-output/my.mp4/)\n"
+            f"  or any S3 client: aws --endpoint-url {endpoint} s3 cp my.mp4 "
+            f"s3://{input_bucket}/uploads/ (outputs in s3://{output_bucket}/)\n"
             f"Options for one file: S3 metadata (s3 cp ... --metadata language=en-GB,speakers=2)"
             f" or a sidecar uploads/my.mp4.options.json uploaded before the file.\n"
             f"Completion events (EventBridge, source {' '.join(cloud.event_sources())}) "
@@ -445,6 +447,57 @@ def up(arguments: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             progress("stopping (Ctrl-C again quits at once)")
     return 0
+
+
+def upload(arguments: argparse.Namespace) -> int:
+    """Upload a file to a running `make local` and save its outputs (no AWS CLI needed)."""
+    import boto3
+
+    from local_pipeline.cloud import LOCAL_ENVIRONMENT, wait_for_final_record
+
+    media = Path(arguments.file)
+    if not media.is_file():
+        raise DemoError(f"{media} is not a file")
+    template = load_template(arguments.parameter)
+    for spec in template.functions():
+        add_layers_to_path(spec)  # the pipeline's own naming finds the output folder
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=arguments.endpoint,
+        region_name=LOCAL_ENVIRONMENT["AWS_DEFAULT_REGION"],
+        aws_access_key_id=LOCAL_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+    )
+    input_bucket = template.physical_name("InputBucket")
+    output_bucket = template.physical_name("OutputBucket")
+    key = arguments.key or f"uploads/{media.name}"
+    progress = Progress()
+    progress(f"uploading {media} to s3://{input_bucket}/{key} at {arguments.endpoint}")
+    try:
+        s3.upload_file(str(media), input_bucket, key)
+    except Exception as error:  # noqa: BLE001 - said in plain words, exit code 2
+        raise DemoError(
+            f"could not upload to {arguments.endpoint} ({type(error).__name__}): is "
+            "`make local` running there? (make upload ENDPOINT=http://host:port)"
+        ) from None
+    progress(f"waiting for the outputs of {key} (Ctrl-C stops waiting)")
+    files = wait_for_final_record(s3, output_bucket, key, arguments.timeout)
+    if files is None:
+        raise DemoError(
+            f"no outputs for {key} after {arguments.timeout:.0f} s; they will still appear "
+            f"in s3://{output_bucket}/{key}/ (make upload TIMEOUT=<seconds> waits longer)"
+        )
+    output_dir = Path(arguments.output) / media.name
+    shutil.rmtree(output_dir, ignore_errors=True)
+    output_dir.mkdir(parents=True)
+    saved = []
+    for name, body in files.items():
+        (output_dir / name).write_bytes(body)
+        saved.append(output_dir / name)
+    print(f"\nOutputs in s3://{output_bucket}/{key}/ (local cloud), saved to {output_dir}/:")
+    for path in saved:
+        print(f"  {path.name:16} {path.stat().st_size:>8} bytes  {path}")
+    return EXIT_NOT_TRANSCRIBED if "error.json" in files else 0
 
 
 @contextlib.contextmanager
@@ -529,7 +582,18 @@ def build_parser() -> argparse.ArgumentParser:
     up_parser.add_argument("--port", type=int, default=5000)
     up_parser.add_argument("--model", default=None, help=model_help)
     up_parser.add_argument("--output", default="demo-output", help="where function logs go")
-    for subparser in (demo_parser, up_parser):
+    upload_parser = commands.add_parser(
+        "upload", help="upload a file to a running `make local` and save its outputs"
+    )
+    upload_parser.add_argument("file", help="media file")
+    upload_parser.add_argument("--endpoint", default="http://127.0.0.1:5000")
+    upload_parser.add_argument("--key", help="the S3 key (default: uploads/<file name>)")
+    upload_parser.add_argument("--output", default="demo-output", help="where outputs are saved")
+    upload_parser.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds to wait for the outputs"
+    )
+    upload_parser.set_defaults(run=upload, interrupted=EXIT_INTERRUPTED)
+    for subparser in (demo_parser, up_parser, upload_parser):
         subparser.add_argument(
             "--parameter",
             action="append",

@@ -491,27 +491,11 @@ class LocalCloud:
             return found
 
     def wait_for_final_record(self, source_key: str, timeout: float) -> dict[str, bytes] | None:
-        """An upload's final record once complete (error.json, or all six outputs), as
+        """An upload's final record once complete (error.json, or all the outputs), as
         file name -> bytes; None when nothing complete appeared within ``timeout`` seconds."""
-        # The pipeline's own naming (importable: start() put the layers on the path), so a
-        # long key's shortened output folder is found too.
-        from transcription_pipeline.naming import ERROR_RECORD, OUTPUT_FILES, output_key
-
-        bucket = self.bucket_name("OutputBucket")
-        folder = output_key(source_key, ERROR_RECORD).removesuffix(ERROR_RECORD)
-        s3 = self.client("s3")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            listing = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])
-            names = {item["Key"].removeprefix(folder) for item in listing}
-            names = {name for name in names if "/" not in name}  # not a deeper upload's
-            if ERROR_RECORD in names or set(OUTPUT_FILES) <= names:
-                return {
-                    name: s3.get_object(Bucket=bucket, Key=folder + name)["Body"].read()
-                    for name in sorted(names)
-                }
-            time.sleep(0.05)
-        return None
+        return wait_for_final_record(
+            self.client("s3"), self.bucket_name("OutputBucket"), source_key, timeout
+        )
 
     # -- invoking functions -----------------------------------------------------------
     @contextlib.contextmanager
@@ -829,3 +813,27 @@ def _describe(result: Any) -> str:
 def default_template(root: Path | None = None, **kwargs: Any) -> Template:
     root = root or Path(__file__).resolve().parent.parent
     return Template(root / "template.yaml", stack_name="transcription-pipeline", **kwargs)
+
+
+def wait_for_final_record(
+    s3: Any, bucket: str, source_key: str, timeout: float
+) -> dict[str, bytes] | None:
+    """The final record of ``source_key`` in ``bucket`` once complete (error.json, or every
+    output written on each run), as file name -> bytes; None after ``timeout`` seconds."""
+    # The pipeline's own naming (importable: the layer is on the path), so a long key's
+    # shortened output folder is found too.
+    from transcription_pipeline.naming import ERROR_RECORD, RECORD_FILES, output_key
+
+    folder = output_key(source_key, ERROR_RECORD).removesuffix(ERROR_RECORD)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])
+        names = {item["Key"].removeprefix(folder) for item in listing}
+        names = {name for name in names if "/" not in name}  # not a deeper upload's
+        if ERROR_RECORD in names or set(RECORD_FILES) <= names:
+            return {
+                name: s3.get_object(Bucket=bucket, Key=folder + name)["Body"].read()
+                for name in sorted(names)
+            }
+        time.sleep(0.05)
+    return None

@@ -343,6 +343,30 @@ def test_long_running_mode_serves_uploads_and_stops_on_ctrl_c(tmp_path: Path) ->
         assert "sample recording" in summary.lower()
         assert summary.startswith("# Transcript summary: Through make local")
         assert "**Language:** en-GB" in summary
+
+        # The project's own upload command, for people without the AWS CLI.
+        assert f"make upload FILE=my.mp4 ENDPOINT={endpoint}" in banner
+        uploaded = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "local_pipeline",
+                "upload",
+                str(SAMPLES / "sample-talk.webm"),
+                "--endpoint",
+                endpoint,
+                "--output",
+                str(tmp_path / "saved"),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert uploaded.returncode == 0, uploaded.stderr
+        saved = tmp_path / "saved" / "sample-talk.webm"
+        assert "sample recording" in (saved / "summary.md").read_text().lower()
+        assert f"saved to {saved}/" in uploaded.stdout
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)

@@ -38,6 +38,8 @@ OUTPUT_FILES = (
     SUMMARY_JSON,
     SUMMARY_MARKDOWN,
 )
+# What every published record holds (OUTPUT_FILES less the optional ones).
+RECORD_FILES = OUTPUT_FILES
 # Translations of an upload's outputs: <folder>/translations/<language code>/<file name>.
 TRANSLATIONS_FOLDER = "translations"
 TRANSLATED_FILES = (TRANSCRIPT_TEXT, SUBTITLES_SRT, SUBTITLES_VTT, SUMMARY_JSON, ERROR_RECORD)
