@@ -182,7 +182,7 @@ def test_an_upload_asks_for_its_own_instructions(
 
 
 def test_translations_are_written_per_language_and_a_failed_one_blocks_nothing(
-    with_parameters: Any, bedrock: BedrockStandIn, translate: TranslateStandIn
+    with_parameters: Any, bedrock: BedrockStandIn, translate: TranslateStandIn, api_calls: Any
 ) -> None:
     stack = with_parameters(TranslateTo="de-DE,ar-SA")
     complete_sample_job(stack, SPEAKERS_FIXTURE)
@@ -219,6 +219,15 @@ def test_translations_are_written_per_language_and_a_failed_one_blocks_nothing(
     assert all(body["SourceLanguageCode"] == "en" for body in translate.translate_requests())
     assert all(r.signing_service == "translate" for r in translate.requests)
     assert bedrock.requests == []  # no model configured
+    # Subscribers learn how each language went from the completion event.
+    (emitted,) = [
+        json.loads(entry["Detail"])
+        for call in api_calls
+        if call.operation == "PutEvents"
+        for entry in call.params["Entries"]
+    ]
+    assert emitted["translations"] == {"de-DE": "translated", "ar-SA": "failed"}
+    assert emitted["summary_source"] == "offline"
 
 
 def test_a_failure_record_removes_the_translations_of_an_earlier_answer(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,17 +58,25 @@ def published(
     language_code: str | None,
     duration_seconds: float,
     word_count: int,
+    output_names: Sequence[str] = OUTPUT_FILES,
+    summary_source: str = "offline",
+    translations: Mapping[str, str] | None = None,
 ) -> Announcement:
+    """``output_names``: the files written; ``translations``: language -> translated,
+    failed or skipped (its files are under translations/<language>/)."""
     detail = _common(source, revision, job_name, output_bucket)
     detail.update(
         {
             "record_id": _record_id(source, revision, job_name, "published"),
-            "outputs": {name: output_key(source.key, name) for name in OUTPUT_FILES},
+            "outputs": {name: output_key(source.key, name) for name in output_names},
             "language_code": language_code,
             "duration_seconds": duration_seconds,
             "word_count": word_count,
+            "summary_source": summary_source,
         }
     )
+    if translations:
+        detail["translations"] = dict(translations)
     return Announcement(DetailType.PUBLISHED, detail)
 
 

@@ -262,6 +262,13 @@ def _publish_answer(
             language_code=summary.language_code,
             duration_seconds=summary.duration_seconds,
             word_count=summary.word_count,
+            output_names=tuple(rendered.files),
+            summary_source=summary.summary_source,
+            translations=(
+                {result.target: result.status for result in translations.languages}
+                if translations is not None
+                else None
+            ),
         ),
         model_usage=summary.model_usage,
         model_fallback_reason=summary.model_fallback_reason,
