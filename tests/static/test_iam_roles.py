@@ -21,7 +21,14 @@ from typing import Any
 
 import pytest
 
-from local_pipeline.iam import IamRequest, Policy, is_allowed, role_of_function
+from local_pipeline.iam import (
+    Account,
+    IamRequest,
+    Policy,
+    iam_requests,
+    is_allowed,
+    role_of_function,
+)
 from local_pipeline.template import Template
 from tests.conftest import REPO
 from tests.static.conftest import translate
@@ -309,3 +316,47 @@ def test_jobs_of_other_applications_cannot_be_read(template: Template) -> None:
         read = "transcribe:GetTranscriptionJob"
         assert is_allowed(policies, IamRequest(read, job_arn.format(f"{STACK}.talk.0123")))
         assert not is_allowed(policies, IamRequest(read, job_arn.format("other-app.talk")))
+
+
+# -- the summary model: that model or profile only -------------------------------------------
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+
+
+@pytest.mark.parametrize("function", ["ProcessTranscriptFunction", "ReconcileFunction"])
+def test_the_summary_model_is_the_only_one_a_role_may_invoke(function: str) -> None:
+    account = Account("123456789012", "us-east-1")
+    profile = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    with_profile = role_of_function(stack_template(SummaryModelId=profile), function).policies
+    with_model = role_of_function(stack_template(SummaryModelId="amazon.nova-lite-v1:0"), function)
+    without = role_of_function(stack_template(), function).policies
+
+    # A cross-Region profile: the profile, then the model it routes to, through it only.
+    assert all(
+        is_allowed(with_profile, request)
+        for request in iam_requests("bedrock-runtime", "Converse", {"modelId": profile}, account)
+    )
+    routed_elsewhere = IamRequest(
+        "bedrock:InvokeModel",
+        "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0",
+        {"bedrock:InferenceProfileArn": PROFILE_ARN + profile},
+    )
+    assert is_allowed(with_profile, routed_elsewhere)
+    assert not is_allowed(
+        with_profile,
+        IamRequest(
+            "bedrock:InvokeModel",
+            "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0",
+        ),
+    )
+    for other in ("anthropic.claude-3-opus-20240229-v1:0", "us.amazon.nova-pro-v1:0"):
+        assert not all(
+            is_allowed(with_profile, r)
+            for r in iam_requests("bedrock-runtime", "Converse", {"modelId": other}, account)
+        ), other
+    # A model id: that model only.
+    (direct,) = iam_requests(
+        "bedrock-runtime", "Converse", {"modelId": "amazon.nova-lite-v1:0"}, account
+    )
+    assert is_allowed(with_model.policies, direct)
+    # No SummaryModelId: no model at all.
+    assert not is_allowed(without, direct)
