@@ -61,7 +61,7 @@ from local_pipeline.template import LOCAL_REGION  # noqa: E402 - yaml only, no m
 from local_pipeline.wer import normalise_words  # noqa: E402 - pure text helper
 from transcription_pipeline.naming import (  # noqa: E402
     ERROR_RECORD,
-    OUTPUT_FILES,
+    RECORD_FILES,
     SUBTITLES_SRT,
     SUBTITLES_VTT,
     SUMMARY_JSON,
@@ -467,8 +467,8 @@ def wait_for_record(
     while True:
         keys = list_folder(clients.s3, outputs.output_bucket, upload.folder)
         names = sorted(key.removeprefix(upload.folder) for key in keys)
-        if ERROR_RECORD in names or set(OUTPUT_FILES) <= set(names):
-            wanted = [ERROR_RECORD] if ERROR_RECORD in names else list(OUTPUT_FILES)
+        if ERROR_RECORD in names or set(RECORD_FILES) <= set(names):
+            wanted = [ERROR_RECORD] if ERROR_RECORD in names else list(RECORD_FILES)
             files = {
                 name: clients.s3.get_object(Bucket=outputs.output_bucket, Key=upload.folder + name)[
                     "Body"
@@ -492,7 +492,7 @@ def wait_for_record(
         there = f" ({', '.join(names)})" if names else ""
         left = max(0.0, deadline - time.monotonic())
         progress.waiting(
-            f"waiting: {job_state}; {len(names)} of {len(OUTPUT_FILES)} outputs{there}",
+            f"waiting: {job_state}; {len(names)} of {len(RECORD_FILES)} outputs{there}",
             f"; {left:.0f} s left",
         )
         if time.monotonic() >= deadline:
@@ -747,7 +747,7 @@ def run_smoke(
             details = error_record_lines(record, outputs, upload)
         else:
             job_name = str(_json_object(result.files[SUMMARY_JSON]).get("job_name") or "") or None
-            progress(f"all {len(OUTPUT_FILES)} outputs are there; checking their content")
+            progress(f"all {len(RECORD_FILES)} outputs are there; checking their content")
             for check in check_outputs(
                 result.files, source=upload.location, expected_text=expected_text
             ):

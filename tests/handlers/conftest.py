@@ -51,6 +51,7 @@ EVERY_OUTPUT = [
     "subtitles.vtt",
     "summary.json",
     "summary.md",
+    "transcript.docx",
     "transcript.json",
     "transcript.txt",
 ]

@@ -21,19 +21,13 @@ from tests.handlers.conftest import (
     s3_record,
     upload,
 )
+from transcription_pipeline.naming import OUTPUT_FILES
 
 SPEAKERS = (TRANSCRIPTS / "03-speaker-identification.json").read_bytes()
 # Language identification: the job's facts (name, score) come back from summary.json.
 LANGUAGE_ID = (TRANSCRIPTS / "v5-language-identification.json").read_bytes()
 KEY = "panel/p.mp3"
-SIX = (
-    "transcript.json",
-    "transcript.txt",
-    "subtitles.srt",
-    "subtitles.vtt",
-    "summary.json",
-    "summary.md",
-)
+EVERY_FILE = tuple(OUTPUT_FILES)
 
 
 def regenerate_event(stack: Stack, key: str) -> dict[str, Any]:
@@ -62,7 +56,7 @@ def publish(stack: Stack, key: str = KEY, transcript: bytes = SPEAKERS) -> str:
 
 
 def files_of(stack: Stack, key: str = KEY) -> dict[str, bytes]:
-    return {name: stack.output(f"{key}/{name}") for name in SIX}
+    return {name: stack.output(f"{key}/{name}") for name in EVERY_FILE}
 
 
 def put_sidecar(stack: Stack, key: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +96,7 @@ def test_nothing_changed_means_the_same_bytes_and_no_write(
     before = files_of(stack)
     heads = {
         name: stack.s3.head_object(Bucket=stack.output_bucket, Key=f"{KEY}/{name}")["Metadata"]
-        for name in SIX
+        for name in EVERY_FILE
     }
     api_calls.clear()
 
@@ -111,7 +105,7 @@ def test_nothing_changed_means_the_same_bytes_and_no_write(
     assert result == {"outcome": "unchanged", "source_key": KEY, "files_written": []}
     assert files_of(stack) == before
     assert [c for c in api_calls if c.operation in ("PutObject", "DeleteObjects")] == []
-    for name in SIX:
+    for name in EVERY_FILE:
         metadata = stack.s3.head_object(Bucket=stack.output_bucket, Key=f"{KEY}/{name}")
         assert metadata["Metadata"] == heads[name]
 
@@ -136,7 +130,7 @@ def test_new_names_in_the_sidecar_give_new_outputs_without_a_new_job(
     assert job_names(stack) == [name]  # no new job
     after = files_of(stack)
     assert after["transcript.json"] == before["transcript.json"]
-    assert sorted(result["files_written"]) == sorted(n for n in SIX if after[n] != before[n])
+    assert sorted(result["files_written"]) == sorted(n for n in EVERY_FILE if after[n] != before[n])
     assert "transcript.json" not in result["files_written"]
     assert "Ana: " in after["subtitles.srt"].decode()
     assert "<v Ben>" in after["subtitles.vtt"].decode()
@@ -145,7 +139,7 @@ def test_new_names_in_the_sidecar_give_new_outputs_without_a_new_job(
     assert summary["job_name"] == name
     assert summary["created_at"] == json.loads(before["summary.json"])["created_at"]
     # The record still answers the same revision with the same job.
-    for file_name in SIX:
+    for file_name in EVERY_FILE:
         head = stack.s3.head_object(Bucket=stack.output_bucket, Key=f"{KEY}/{file_name}")
         assert head["Metadata"] == record_metadata
 

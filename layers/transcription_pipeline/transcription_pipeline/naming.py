@@ -28,7 +28,9 @@ SUBTITLES_VTT = "subtitles.vtt"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MARKDOWN = "summary.md"
 CHAPTERS_VTT = "chapters.vtt"
+TRANSCRIPT_DOCX = "transcript.docx"
 ERROR_RECORD = "error.json"
+# Every output a record may hold (a new upload's record removes the ones it does not).
 OUTPUT_FILES = (
     TRANSCRIPT_JSON,
     TRANSCRIPT_TEXT,
@@ -37,9 +39,10 @@ OUTPUT_FILES = (
     CHAPTERS_VTT,
     SUMMARY_JSON,
     SUMMARY_MARKDOWN,
+    TRANSCRIPT_DOCX,
 )
 # What every published record holds (OUTPUT_FILES less the optional ones).
-RECORD_FILES = OUTPUT_FILES
+RECORD_FILES = tuple(name for name in OUTPUT_FILES if name != TRANSCRIPT_DOCX)
 # Translations of an upload's outputs: <folder>/translations/<language code>/<file name>.
 TRANSLATIONS_FOLDER = "translations"
 TRANSLATED_FILES = (TRANSCRIPT_TEXT, SUBTITLES_SRT, SUBTITLES_VTT, SUMMARY_JSON, ERROR_RECORD)

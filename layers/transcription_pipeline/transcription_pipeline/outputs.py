@@ -20,6 +20,7 @@ from transcription_pipeline.naming import (
     SUBTITLES_VTT,
     SUMMARY_JSON,
     SUMMARY_MARKDOWN,
+    TRANSCRIPT_DOCX,
     TRANSCRIPT_JSON,
     TRANSCRIPT_TEXT,
     S3Location,
@@ -41,7 +42,9 @@ from transcription_pipeline.summary import (
     summarise,
 )
 from transcription_pipeline.transcript import Transcript
+from transcription_pipeline.transcript_docx import render_transcript_docx
 from transcription_pipeline.translation import TranslationOutcome, Translator, translate_outputs
+from transcription_pipeline.turns import turns_of
 from transcription_pipeline.words import Word, group_words, name_speakers, speakers_in_order
 
 __all__ = [
@@ -99,11 +102,13 @@ def render_outputs(
     speaker_names: SpeakerNames = (),
     model_result: ModelSummaryResult | None = None,
     stage: TranscriptWords | None = None,
+    document: bool = True,
 ) -> RenderedOutputs:
     """Every output file of one transcript; pure, so it is tested without AWS.
 
     ``stage``: the words stage when the caller has it already (the model summary needed
-    it); ``model_result``: the Bedrock summary, or why it fell back.
+    it); ``model_result``: the Bedrock summary, or why it fell back; ``document``:
+    transcript.docx too (TranscriptDocument).
     """
     if stage is None:
         stage = words_stage(transcript, speaker_names)
@@ -136,6 +141,9 @@ def render_outputs(
         SUMMARY_JSON: summary.to_json(),
         SUMMARY_MARKDOWN: render_summary_markdown(summary).encode("utf-8"),
     }
+    turns = turns_of(stage.words, transcript.labels)
+    if document:
+        files[TRANSCRIPT_DOCX] = render_transcript_docx(summary, turns, writing=writing)
     return RenderedOutputs(files, summary, text)
 
 

@@ -240,6 +240,7 @@ def _publish_answer(
         title=options.title,
         model_result=model_result,
         stage=stage,
+        document=settings.transcript_document,
     )
     publish_outputs(store, settings.output_bucket, source.key, rendered.files, metadata)
     translations = translations_of(stage, rendered, options.target_languages, translator)

@@ -44,10 +44,12 @@ def publish_outputs(
     files: Mapping[str, bytes],
     metadata: Mapping[str, str],
 ) -> None:
-    """Write the outputs, then drop an error.json that an earlier upload of this key left."""
+    """Write the outputs, then drop what an earlier record of this key left and this one
+    does not hold: its error.json, or an output no longer written (TranscriptDocument off)."""
     for name, body in files.items():
         store.put(S3Location(bucket, output_key(source_key, name)), body, metadata)
-    store.delete(bucket, [output_key(source_key, ERROR_RECORD)])
+    stale = [ERROR_RECORD, *(name for name in OUTPUT_FILES if name not in files)]
+    store.delete(bucket, [output_key(source_key, name) for name in stale])
 
 
 def publish_translations(

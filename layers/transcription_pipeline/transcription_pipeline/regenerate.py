@@ -27,7 +27,6 @@ from transcription_pipeline.file_options import options_of_upload, stack_resolve
 from transcription_pipeline.model_summary import ModelSummary, ModelSummaryResult, ModelUsage
 from transcription_pipeline.naming import (
     ERROR_RECORD,
-    OUTPUT_FILES,
     SUMMARY_JSON,
     TRANSCRIPT_JSON,
     S3Location,
@@ -139,13 +138,13 @@ def regenerate(source_key: str, settings: Settings, store: ObjectStore) -> Regen
         title=options.title,
         speaker_names=options.speaker_names,
         model_result=model_result,
+        document=settings.transcript_document,
     )
     # The metadata exactly as the record has it: same revision, same job.
     record = record_metadata(metadata.get(REVISION_METADATA), job_name)
     written = []
-    for name in OUTPUT_FILES:
+    for name, body in rendered.files.items():
         location = S3Location(output, output_key(source_key, name))
-        body = rendered.files[name]
         existing: bytes | None
         if name in (SUMMARY_JSON, TRANSCRIPT_JSON):
             existing = summary_bytes if name == SUMMARY_JSON else raw
