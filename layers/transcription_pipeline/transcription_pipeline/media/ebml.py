@@ -20,7 +20,7 @@ from transcription_pipeline.media.probe import (
     truncated,
 )
 
-__all__ = ["sniff_ebml"]
+__all__ = ["ebml_children", "ebml_element_at", "sniff_ebml"]
 
 _EBML_HEADER = 0x1A45DFA3
 _EBML_DOCTYPE = 0x4282
@@ -67,7 +67,7 @@ def _ebml_size(b: bytes, off: int) -> tuple[int | None, int]:
     return value, length
 
 
-def _ebml_children(b: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+def ebml_children(b: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(id, data start, data end) of each child of a fully read element."""
     off = start
     while off < end:
@@ -113,7 +113,7 @@ def sniff_ebml(probe: Probe) -> Content:
         )
     doctype = ""
     try:
-        for element, start, end in _ebml_children(head, header_data, header_end):
+        for element, start, end in ebml_children(head, header_data, header_end):
             if element == _EBML_DOCTYPE:
                 doctype = head[start:end].rstrip(b"\x00").decode("ascii", "replace")
     except CorruptError:
@@ -200,7 +200,7 @@ def _ebml_segment(probe: Probe, off: int) -> tuple[list[_EbmlTrack] | None, str 
     for _ in range(MAX_WALK):
         if off >= size:
             return None, "The WebM file has no Segment after its header; it appears truncated."
-        found = _ebml_element_at(probe, off)
+        found = ebml_element_at(probe, off)
         if found is None:
             return None, None  # budget spent: cannot see further
         element, value, data = found
@@ -223,7 +223,7 @@ def _ebml_segment(probe: Probe, off: int) -> tuple[list[_EbmlTrack] | None, str 
     for _ in range(MAX_WALK):
         if off >= segment_end:
             return None, None
-        found = _ebml_element_at(probe, off)
+        found = ebml_element_at(probe, off)
         if found is None:
             return None, None  # budget spent: cannot see further
         element, value, data = found
@@ -247,7 +247,7 @@ class _TruncatedError(CorruptError):
     """The object ends where the structure says there is more."""
 
 
-def _ebml_element_at(probe: Probe, off: int) -> tuple[int, int | None, int] | None:
+def ebml_element_at(probe: Probe, off: int) -> tuple[int, int | None, int] | None:
     """(id, data size or None if unknown, data offset) of the element at ``off``.
 
     None when the budget ran out before the header could be read.
@@ -277,17 +277,17 @@ class _EbmlTrack:
 
 def _ebml_tracks(body: bytes) -> list[_EbmlTrack]:
     tracks: list[_EbmlTrack] = []
-    for element, start, end in _ebml_children(body, 0, len(body)):
+    for element, start, end in ebml_children(body, 0, len(body)):
         if element != _TRACK_ENTRY:
             continue
         kind, codec, channels = 0, "", 0
-        for child, c_start, c_end in _ebml_children(body, start, end):
+        for child, c_start, c_end in ebml_children(body, start, end):
             if child == _TRACK_TYPE:
                 kind = int.from_bytes(body[c_start:c_end], "big")
             elif child == _CODEC_ID:
                 codec = body[c_start:c_end].rstrip(b"\x00").decode("ascii", "replace")
             elif child == _AUDIO:
-                for setting, a_start, a_end in _ebml_children(body, c_start, c_end):
+                for setting, a_start, a_end in ebml_children(body, c_start, c_end):
                     if setting == _CHANNELS:
                         channels = max(channels, int.from_bytes(body[a_start:a_end], "big"))
             elif child == _CODEC_PRIVATE and body[c_start:c_end].startswith(b"OpusHead"):

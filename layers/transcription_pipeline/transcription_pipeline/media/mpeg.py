@@ -19,7 +19,7 @@ from transcription_pipeline.media.probe import (
     truncated,
 )
 
-__all__ = ["scan_mpeg_audio", "sniff_after_id3", "sniff_mpeg_audio"]
+__all__ = ["MpegFrame", "mpeg_frame", "scan_mpeg_audio", "sniff_after_id3", "sniff_mpeg_audio"]
 
 _MPEG_VERSIONS = {3: "MPEG-1", 2: "MPEG-2", 0: "MPEG-2.5"}
 _MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
@@ -34,14 +34,18 @@ _MPEG_BITRATES = {  # kbit/s by (is MPEG-1, layer); index 0 is free format
 
 
 @dataclass(frozen=True)
-class _MpegFrame:
-    version: int
+class MpegFrame:
+    """One MPEG audio frame header."""
+
+    version: int  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
     layer: int
     rate: int
     length: int | None  # None for free-format bitrate
+    kbps: int = 0  # 0 for free format
+    mono: bool = False  # channel mode 3 (single channel): a shorter side info
 
 
-def _mpeg_frame(b: bytes, off: int) -> _MpegFrame | None:
+def mpeg_frame(b: bytes, off: int) -> MpegFrame | None:
     if off + 4 > len(b) or b[off] != 0xFF or b[off + 1] & 0xE0 != 0xE0:
         return None
     version = (b[off + 1] >> 3) & 0x03
@@ -58,23 +62,24 @@ def _mpeg_frame(b: bytes, off: int) -> _MpegFrame | None:
     rate = _MPEG_RATES[version][rate_index]
     kbps = _MPEG_BITRATES[(version == 3, layer)][bitrate_index]
     padding = (b[off + 2] >> 1) & 0x01
+    mono = b[off + 3] >> 6 == 3
     if kbps == 0:
-        return _MpegFrame(version, layer, rate, None)
+        return MpegFrame(version, layer, rate, None, 0, mono)
     if layer == 1:
         length = (12 * kbps * 1000 // rate + padding) * 4
     elif layer == 3 and version != 3:
         length = 72 * kbps * 1000 // rate + padding
     else:
         length = 144 * kbps * 1000 // rate + padding
-    return _MpegFrame(version, layer, rate, length)
+    return MpegFrame(version, layer, rate, length, kbps, mono)
 
 
-def _same_stream(a: _MpegFrame, b: _MpegFrame) -> bool:
+def _same_stream(a: MpegFrame, b: MpegFrame) -> bool:
     # What ffmpeg also requires of consecutive headers: same version, layer and rate.
     return (a.version, a.layer, a.rate) == (b.version, b.layer, b.rate)
 
 
-def _mpeg_label(frame: _MpegFrame) -> str:
+def _mpeg_label(frame: MpegFrame) -> str:
     layer = {1: "I", 2: "II", 3: "III"}[frame.layer]
     return f"mp3 ({_MPEG_VERSIONS[frame.version]} layer {layer}, {frame.rate} Hz"
 
@@ -82,7 +87,7 @@ def _mpeg_label(frame: _MpegFrame) -> str:
 def sniff_mpeg_audio(probe: Probe, off: int, window: bytes | None = None) -> Content | None:
     """MPEG audio whose first frame starts at ``off`` (bytes from ``window`` when given)."""
     data = window if window is not None else probe.head[off:]
-    frame = _mpeg_frame(data, 0)
+    frame = mpeg_frame(data, 0)
     if frame is None:
         if data[:2] in (b"\xff\xf1", b"\xff\xf9", b"\xff\xf0", b"\xff\xf8"):  # layer bits 00: ADTS
             return Content(
@@ -95,7 +100,7 @@ def sniff_mpeg_audio(probe: Probe, off: int, window: bytes | None = None) -> Con
     if frame.length is not None:
         # The next frame, when we already hold it, must look the same: one
         # stray 0xFFEx in random bytes is not MP3.
-        following = _mpeg_frame(data, frame.length)
+        following = mpeg_frame(data, frame.length)
         if frame.length + 4 <= len(data) and (
             following is None or not _same_stream(frame, following)
         ):
@@ -121,10 +126,10 @@ def scan_mpeg_audio(data: bytes, base: int) -> Content | None:
     """
     for match in _MPEG_SYNC.finditer(data):
         at = match.start()
-        frame = _mpeg_frame(data, at)
+        frame = mpeg_frame(data, at)
         if frame is None or frame.length is None:
             continue  # free format: no length to find the next frame with
-        following = _mpeg_frame(data, at + frame.length)
+        following = mpeg_frame(data, at + frame.length)
         if following is not None and _same_stream(frame, following):
             detected = _mpeg_label(frame) + (f"; first frame at byte {base + at})" if at else ")")
             return Content(MediaFormat.MP3, detected)
