@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from botocore.exceptions import ClientError
 
-from tests.conftest import MEDIA, load_event
+from tests.conftest import MEDIA, TRANSCRIPTS, load_event
 from tests.handlers.conftest import (
     EVERY_OUTPUT,
     OUTPUT_PREFIX,
@@ -18,10 +18,13 @@ from tests.handlers.conftest import (
     ApiCall,
     Stack,
     complete_sample_job,
+    completion,
     job_event,
+    job_names,
     outputs,
     sample_job,
     start_sample_job,
+    upload,
 )
 from transcription_pipeline.process import JobNotFinished
 
@@ -352,3 +355,31 @@ def test_events_of_unknown_and_foreign_jobs_touch_no_item(
 
     assert [c for c in api_calls if c.service == "dynamodb"] == []
     assert in_flight_jobs(stack) == [sample_job(stack)]
+
+
+def test_the_duration_is_the_recording_s_length_from_its_header(stack: Stack) -> None:
+    # The sample upload is tests/media/video.mp4 (1.6 s, its moov in the first 64 KiB);
+    # the transcript it is paired with here runs to 141.54 s.
+    complete_sample_job(stack, "03-speaker-identification.json")
+
+    stack.invoke(PROCESS, job_event(stack))
+
+    files = outputs(stack)
+    summary = json.loads(files["summary.json"])
+    assert summary["duration_seconds"] == 1.6
+    assert summary["duration_source"] == "media header"
+    assert "- **Duration:** 0:00:02 (from the media header)" in files["summary.md"].decode()
+
+
+def test_without_a_length_in_the_header_the_duration_is_the_transcript_s(stack: Stack) -> None:
+    # Ogg Opus keeps its length at the end of the file, beyond the first 64 KiB.
+    assert stack.start(upload(stack, "talks/a.ogg", "opus.ogg")).failures == []
+    (name,) = job_names(stack)
+    stack.complete_job(name, (TRANSCRIPTS / "03-speaker-identification.json").read_bytes())
+
+    stack.invoke(PROCESS, completion(name))
+
+    summary = json.loads(stack.output("talks/a.ogg/summary.json"))
+    assert summary["duration_seconds"] == 141.54
+    assert summary["duration_source"] == "transcript"
+    assert "- **Duration:** 0:02:22\n" in stack.output("talks/a.ogg/summary.md").decode()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from transcription_pipeline.chapters import chapters_vtt
 from transcription_pipeline.config import Settings
+from transcription_pipeline.media.duration import MediaDuration
 from transcription_pipeline.model_summary import (
     ModelSummaryResult,
     SummaryModel,
@@ -103,12 +104,14 @@ def render_outputs(
     model_result: ModelSummaryResult | None = None,
     stage: TranscriptWords | None = None,
     document: bool = True,
+    recording_length: MediaDuration | None = None,
 ) -> RenderedOutputs:
     """Every output file of one transcript; pure, so it is tested without AWS.
 
     ``stage``: the words stage when the caller has it already (the model summary needed
     it); ``model_result``: the Bedrock summary, or why it fell back; ``document``:
-    transcript.docx too (TranscriptDocument).
+    transcript.docx too (TranscriptDocument); ``recording_length``: the media header's,
+    the summary's duration when known (else the transcript's last word).
     """
     if stage is None:
         stage = words_stage(transcript, speaker_names)
@@ -123,6 +126,14 @@ def render_outputs(
         speaker_names=stage.speaker_names,
         writing=writing,
     )
+    if recording_length is not None:
+        summary = dataclasses.replace(
+            summary,
+            duration_seconds=round(recording_length.seconds, 2),
+            duration_source="media header"
+            if recording_length.exact
+            else "media header (estimated)",
+        )
     if model_result is not None:
         summary = dataclasses.replace(
             summary,

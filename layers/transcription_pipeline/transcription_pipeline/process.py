@@ -17,6 +17,7 @@ from transcription_pipeline.aws import (
     Announcer,
     InFlightJobs,
     ObjectGone,
+    ObjectHead,
     ObjectStore,
     TranscribeJobs,
     TranscriptionJob,
@@ -24,6 +25,7 @@ from transcription_pipeline.aws import (
 from transcription_pipeline.config import Settings
 from transcription_pipeline.error_records import failure_record
 from transcription_pipeline.file_options import options_of_upload, stack_resolved
+from transcription_pipeline.media.duration import MediaDuration, media_duration
 from transcription_pipeline.model_summary import ModelUsage, SummaryModel
 from transcription_pipeline.naming import (
     S3Location,
@@ -99,6 +101,27 @@ def _with_job_facts(transcript: Transcript, job: TranscriptionJob) -> Transcript
             else job.language_score
         ),
     )
+
+
+def _recording_length(
+    store: ObjectStore, source: S3Location, current: ObjectHead | None
+) -> MediaDuration | None:
+    """The recording's length from its header (the first 64 KiB, the revision the job
+    transcribed), or None: the summary then counts to the transcript's last word."""
+    if current is None:
+        return None
+
+    def read(offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        # The current object, guarded by its eTag: s3:GetObject suffices (a versionId in
+        # the request would be authorised as s3:GetObjectVersion).
+        return store.read_range(source, offset, length, etag=current.etag).data
+
+    try:
+        return media_duration(current.size, read)
+    except ObjectGone:  # replaced or deleted meanwhile: the transcript's length will do
+        return None
 
 
 def publishable_transcript_uri(job: TranscriptionJob) -> str | None:
@@ -231,6 +254,7 @@ def _publish_answer(
         return record_failure(f"Transcript could not be read: {error}", transcript_bytes=len(raw))
 
     stage = words_stage(transcript, options.speaker_names)
+    recording_length = _recording_length(store, source, current)
     model_result = model_summary_of(stage, options, settings, summary_model)
     rendered = render_outputs(
         raw,
@@ -241,6 +265,7 @@ def _publish_answer(
         model_result=model_result,
         stage=stage,
         document=settings.transcript_document,
+        recording_length=recording_length,
     )
     publish_outputs(store, settings.output_bucket, source.key, rendered.files, metadata)
     translations = translations_of(stage, rendered, options.target_languages, translator)

@@ -24,6 +24,7 @@ from typing import Any
 from transcription_pipeline.aws import ObjectGone, ObjectStore
 from transcription_pipeline.config import Settings
 from transcription_pipeline.file_options import options_of_upload, stack_resolved
+from transcription_pipeline.media.duration import MediaDuration
 from transcription_pipeline.model_summary import ModelSummary, ModelSummaryResult, ModelUsage
 from transcription_pipeline.naming import (
     ERROR_RECORD,
@@ -90,6 +91,14 @@ def _recorded_model_result(summary: dict[str, Any]) -> ModelSummaryResult | None
     )
 
 
+def _recorded_length(summary: dict[str, Any]) -> MediaDuration | None:
+    """The recording's length the record took from the media header (not read again)."""
+    source = summary.get("duration_source", "transcript")
+    if source == "transcript":
+        return None
+    return MediaDuration(float(summary["duration_seconds"]), exact=source == "media header")
+
+
 def regenerate(source_key: str, settings: Settings, store: ObjectStore) -> RegenerateResult:
     """Render the outputs of ``source_key`` again with today's code and options."""
     output = settings.output_bucket
@@ -126,6 +135,7 @@ def regenerate(source_key: str, settings: Settings, store: ObjectStore) -> Regen
         transcript = _with_recorded_facts(parse_transcript(raw), summary)
         created_at = str(summary["created_at"])
         model_result = _recorded_model_result(summary)
+        recording_length = _recorded_length(summary)
     except (ObjectGone, TranscriptFormatError, ValueError, KeyError, TypeError) as error:
         return RegenerateResult(
             RegenerateOutcome.UNREADABLE, job_name=job_name, detail=type(error).__name__
@@ -139,6 +149,7 @@ def regenerate(source_key: str, settings: Settings, store: ObjectStore) -> Regen
         speaker_names=options.speaker_names,
         model_result=model_result,
         document=settings.transcript_document,
+        recording_length=recording_length,
     )
     # The metadata exactly as the record has it: same revision, same job.
     record = record_metadata(metadata.get(REVISION_METADATA), job_name)

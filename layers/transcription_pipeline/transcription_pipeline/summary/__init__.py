@@ -4,6 +4,7 @@ and summary.md (markdown). Imported from here, as one module."""
 from transcription_pipeline.summary.document import (
     LOW_CONFIDENCE_THRESHOLD,
     SCHEMA_VERSION,
+    DurationSource,
     Highlight,
     Source,
     SpeakerShare,
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_KEYWORDS",
     "SCHEMA_VERSION",
     "STOP_WORDS",
+    "DurationSource",
     "Highlight",
     "Source",
     "SpeakerShare",

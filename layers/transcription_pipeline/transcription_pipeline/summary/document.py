@@ -20,6 +20,7 @@ from transcription_pipeline.transcript import LabelKind
 __all__ = [
     "LOW_CONFIDENCE_THRESHOLD",
     "SCHEMA_VERSION",
+    "DurationSource",
     "Highlight",
     "Source",
     "SpeakerShare",
@@ -34,6 +35,7 @@ LOW_CONFIDENCE_THRESHOLD = 0.5
 # Who wrote the summary people read first: the Bedrock model, or this package offline
 # (no model configured, or the model's answer could not be used: model_fallback_reason).
 SummarySource = Literal["offline", "bedrock"]
+DurationSource = Literal["media header", "media header (estimated)", "transcript"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,9 @@ class Summary:
     model_summary: ModelSummary | None = None
     model_usage: ModelUsage | None = None
     model_fallback_reason: str | None = None
+    # Where duration_seconds comes from: the media's own header (the recording's length),
+    # an estimate from it (MP3 without a VBR header), or the transcript's last word.
+    duration_source: DurationSource = "transcript"
 
     def to_dict(self) -> dict[str, Any]:
         """The summary.json document as plain data (objects and lists)."""

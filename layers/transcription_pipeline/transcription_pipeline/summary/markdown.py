@@ -25,7 +25,8 @@ def _md(text: str) -> str:
 
 
 def _hms(seconds: float) -> str:
-    total = max(0, int(seconds))
+    """h:mm:ss, rounded to the nearest second (an 11.0 s clip is 0:00:11, not 0:00:10)."""
+    total = max(0, round(seconds))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
@@ -44,7 +45,10 @@ def render_summary_markdown(summary: Summary | Mapping[str, Any]) -> str:
     score = summary.language_score
     if language and score is not None:
         language_text += f" (identified with score {score:.2f})"
-    lines.append(f"- **Duration:** {_hms(summary.duration_seconds)}")
+    duration = _hms(summary.duration_seconds)
+    if summary.duration_source != "transcript":
+        duration += f" (from the {summary.duration_source})"
+    lines.append(f"- **Duration:** {duration}")
     lines.append(f"- **Language:** {language_text}")
     lines.append(f"- **Words:** {summary.word_count}")
     wpm = summary.words_per_minute
