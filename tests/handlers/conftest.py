@@ -52,6 +52,7 @@ EVERY_OUTPUT = [
     "summary.json",
     "summary.md",
     "transcript.docx",
+    "transcript.html",
     "transcript.json",
     "transcript.txt",
 ]

@@ -28,6 +28,7 @@ SUBTITLES_VTT = "subtitles.vtt"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MARKDOWN = "summary.md"
 CHAPTERS_VTT = "chapters.vtt"
+TRANSCRIPT_HTML = "transcript.html"
 TRANSCRIPT_DOCX = "transcript.docx"
 ERROR_RECORD = "error.json"
 # Every output a record may hold (a new upload's record removes the ones it does not).
@@ -39,6 +40,7 @@ OUTPUT_FILES = (
     CHAPTERS_VTT,
     SUMMARY_JSON,
     SUMMARY_MARKDOWN,
+    TRANSCRIPT_HTML,
     TRANSCRIPT_DOCX,
 )
 # What every published record holds (OUTPUT_FILES less the optional ones).

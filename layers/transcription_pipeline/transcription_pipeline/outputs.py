@@ -5,6 +5,7 @@ which come in as arguments; process.py publishes what these return."""
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from dataclasses import dataclass
 
 from transcription_pipeline.chapters import chapters_vtt
@@ -22,6 +23,7 @@ from transcription_pipeline.naming import (
     SUMMARY_JSON,
     SUMMARY_MARKDOWN,
     TRANSCRIPT_DOCX,
+    TRANSCRIPT_HTML,
     TRANSCRIPT_JSON,
     TRANSCRIPT_TEXT,
     S3Location,
@@ -44,6 +46,7 @@ from transcription_pipeline.summary import (
 )
 from transcription_pipeline.transcript import Transcript
 from transcription_pipeline.transcript_docx import render_transcript_docx
+from transcription_pipeline.transcript_page import render_transcript_page
 from transcription_pipeline.translation import TranslationOutcome, Translator, translate_outputs
 from transcription_pipeline.turns import turns_of
 from transcription_pipeline.words import Word, group_words, name_speakers, speakers_in_order
@@ -153,6 +156,9 @@ def render_outputs(
         SUMMARY_MARKDOWN: render_summary_markdown(summary).encode("utf-8"),
     }
     turns = turns_of(stage.words, transcript.labels)
+    files[TRANSCRIPT_HTML] = render_transcript_page(
+        summary, turns, writing=writing, media_name=posixpath.basename(source.key)
+    ).encode("utf-8")
     if document:
         files[TRANSCRIPT_DOCX] = render_transcript_docx(summary, turns, writing=writing)
     return RenderedOutputs(files, summary, text)
