@@ -386,6 +386,9 @@ def _report(
     progress: Progress,
 ) -> int:
     print()
+    page = output_dir / "transcript.html"
+    if page.exists():
+        print(f"Open {page} in a browser: summary, chapters, search, and the recording.")
     print(f"Outputs in s3://{bucket}/{key}/ (local cloud), saved to {output_dir}/:")
     for path in saved:
         print(f"  {path.name:16} {path.stat().st_size:>8} bytes  {path}")

@@ -405,4 +405,7 @@ def test_the_demo_writes_a_model_summary_through_the_bedrock_stand_in(tmp_path: 
     assert "## Summary" in run.stdout
     assert "local Bedrock stand-in" in run.stderr + run.stdout
     assert "not what a model writes" in run.stdout
+    # The page people open comes first in the final report.
+    report = run.stdout[run.stdout.index("\nOpen ") :]
+    assert report.startswith(f"\nOpen {tmp_path}/sample-talk.mp4/transcript.html in a browser")
     assert (tmp_path / "sample-talk.mp4" / "chapters.vtt").read_text().startswith("WEBVTT")
