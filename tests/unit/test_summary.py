@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from collections import Counter, defaultdict
@@ -311,3 +312,30 @@ def test_summarise_takes_a_writing_system() -> None:
     assert {k for k in english.keywords if len(k) == 3}
     assert all(len(k) >= 4 for k in chinese.keywords)
     assert all(" " in h.text for h in chinese.highlights)
+
+
+def test_with_several_chapters_the_highlights_come_from_each_of_them() -> None:
+    from tests.unit.test_chapters import talk
+    from transcription_pipeline.words import Word
+
+    passages, _ = talk(["cooking", "astronomy", "football"], per_topic=60)
+    words = []
+    for passage in passages:
+        tokens = passage.text.split()
+        step = (passage.end - passage.start) / len(tokens)
+        for index, token in enumerate(tokens):
+            start = passage.start + index * step
+            end = token.endswith(".")
+            words.append(Word(token, token.rstrip("."), start, start + step, 0.9, None, end, end))
+    transcript = dataclasses.replace(parsed("01-plain.json"), language_code="en-US")
+
+    summary = summarise(
+        transcript, words, source_bucket="b", source_key="k", created_at="2026-01-01T00:00:00Z"
+    )
+
+    assert len(summary.chapters) == 3
+    starts = [chapter.start_seconds for chapter in summary.chapters] + [float("inf")]
+    for first, after in itertools.pairwise(starts):
+        assert any(first <= h.start_seconds < after for h in summary.highlights), first
+    own = {chapter.highlight for chapter in summary.chapters}
+    assert not own & {h.text for h in summary.highlights}

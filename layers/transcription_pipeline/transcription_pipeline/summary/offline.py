@@ -9,6 +9,7 @@ and needs nothing from it.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import unicodedata
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from transcription_pipeline.chapters import Passage, segment_chapters
+from transcription_pipeline.chapters import Chapter, Passage, segment_chapters
 from transcription_pipeline.scripts import (
     CHINESE,
     JAPANESE,
@@ -181,7 +182,12 @@ def _keywords(weights: dict[str, float], first_seen: dict[str, int]) -> tuple[st
     return tuple(ranked[:MAX_KEYWORDS])
 
 
-def _highlights(sentences: list[_Sentence], weights: dict[str, float]) -> tuple[Highlight, ...]:
+def _highlights(
+    sentences: list[_Sentence], weights: dict[str, float], chapters: Sequence[Chapter] = ()
+) -> tuple[Highlight, ...]:
+    """The best-scoring sentences, in time order. With several chapters they are spread:
+    each chapter's best in turn (its own highlight, listed with the chapter, left out),
+    so a recording's highlights do not all come from its densest topic."""
     scored = [s for s in sentences if s.terms]
     candidates = [
         s for s in scored if MIN_HIGHLIGHT_WORDS <= s.word_count <= MAX_HIGHLIGHT_WORDS
@@ -199,6 +205,8 @@ def _highlights(sentences: list[_Sentence], weights: dict[str, float]) -> tuple[
         return sum(weights[term] for term in set(s.terms)) / math.sqrt(s.word_count)
 
     ranked = sorted(candidates, key=lambda s: (-score(s), s.position))
+    if len(chapters) > 1:
+        ranked = _spread_over_chapters(ranked, chapters)
     chosen: list[_Sentence] = []
     seen_texts: set[str] = set()
     for sentence in ranked:
@@ -211,6 +219,22 @@ def _highlights(sentences: list[_Sentence], weights: dict[str, float]) -> tuple[
             break
     chosen.sort(key=lambda s: s.position)
     return tuple(Highlight(round(s.start, 2), s.speaker, s.text) for s in chosen)
+
+
+def _spread_over_chapters(ranked: list[_Sentence], chapters: Sequence[Chapter]) -> list[_Sentence]:
+    """``ranked`` reordered: the best of each chapter, then the second best of each, ...
+    (chapters' own highlights left out; ties between chapters go to the earlier one)."""
+    starts = [chapter.start_seconds for chapter in chapters]
+    own = {chapter.highlight.lower() for chapter in chapters}
+    per_chapter: list[list[_Sentence]] = [[] for _ in chapters]
+    for sentence in ranked:
+        if sentence.text.lower() in own:
+            continue
+        per_chapter[max(bisect.bisect_right(starts, sentence.start) - 1, 0)].append(sentence)
+    spread: list[_Sentence] = []
+    for rank in range(max(map(len, per_chapter), default=0)):
+        spread += [found[rank] for found in per_chapter if rank < len(found)]
+    return spread
 
 
 def _natural_key(label: str) -> tuple[str, int, str]:
@@ -292,6 +316,10 @@ def summarise(
         writing = writing_system(t.language_code)
     sentences = _sentences(words, writing, stop_words(t.language_code))
     weights, first_seen = _term_weights(sentences)
+    chapters = segment_chapters(
+        [Passage(s.start, s.end, s.speaker, s.text, s.terms) for s in sentences],
+        title_separator=_title_separator(writing),
+    )
     return Summary(
         source=Source(source_bucket, source_key),
         job_name=t.job_name,
@@ -307,12 +335,9 @@ def summarise(
         average_confidence=(round(sum(confidences) / len(confidences), 4) if confidences else None),
         low_confidence_ratio=round(low / len(confidences), 4) if confidences else None,
         speakers=_speakers(t.labels, words),
-        highlights=_highlights(sentences, weights),
+        highlights=_highlights(sentences, weights, chapters),
         keywords=_keywords(weights, first_seen),
-        chapters=segment_chapters(
-            [Passage(s.start, s.end, s.speaker, s.text, s.terms) for s in sentences],
-            title_separator=_title_separator(writing),
-        ),
+        chapters=chapters,
         title=title,
         speaker_names=speaker_names or None,
     )
