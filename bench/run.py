@@ -448,6 +448,102 @@ def summaries(quick: bool) -> list[Figure]:
     return figures
 
 
+# -- 2c. subtitles: how well they read, and what building them takes ---------------------
+# build_cues on a 4-hour transcript (~36,000 words): it took ~45 ms before the cue ends
+# were chosen by dynamic programming; about twice that is the budget.
+SUBTITLE_BUILD_BUDGET_MS = 100
+SUBTITLE_BUILDER_NAMES = {
+    "after": "build_cues",
+    "before": "previous build_cues",
+    "greedy": "greedy splitter",
+    "transcribe": "Amazon Transcribe's own",
+}
+
+
+def subtitle_quality_figures(quick: bool) -> list[Figure]:
+    """Where cues end and how fast they must be read (bench/subtitle_quality.py), for
+    build_cues, the previous build_cues, a greedy splitter and Transcribe's own
+    subtitles where a fixture keeps them, over every Transcribe fixture (and the demo's
+    synthetic speech when demo-output/ holds it); then build_cues's time on a long
+    transcript beside the previous one's."""
+    from bench.subtitle_quality import (
+        MAX_CHARS_PER_SECOND,
+        NO_TRANSCRIBE_SUBTITLES,
+        bench_inputs,
+        best_seconds,
+        build_before,
+        pooled,
+        quality_rows,
+        transcribe_subtitles_note,
+    )
+    from bench.transcripts import scaled_transcript_bytes
+    from transcription_pipeline.render import build_cues
+    from transcription_pipeline.scripts import LATIN
+    from transcription_pipeline.transcript import parse_transcript
+    from transcription_pipeline.words import group_words
+
+    inputs = bench_inputs()
+    rows = quality_rows(inputs)
+    figures: list[Figure] = []
+    for builder, name in SUBTITLE_BUILDER_NAMES.items():
+        mine = [row for row in rows if row.builder == builder]
+        if not mine:
+            continue
+        breaks, speed, line_ends = pooled(rows, builder)
+        worst = max(mine, key=lambda row: row.quality.breaks.missed_percent)
+        fastest = max(mine, key=lambda row: row.quality.speed.beyond_forced_percent)
+        checked = builder == "after"
+        figures += [
+            Figure(
+                f"subtitles, {name}: cue ends not on a break where one existed",
+                breaks.missed_percent,
+                "%",
+                5 if checked else None,
+                f"{breaks.missed}/{breaks.counted} cue ends, {len(mine)} inputs; worst "
+                f"{worst.input} {worst.quality.breaks.missed_percent:.1f} %",
+            ),
+            Figure(
+                f"subtitles, {name}: cues over {MAX_CHARS_PER_SECOND} characters/s beyond "
+                "what the speech forces",
+                speed.beyond_forced_percent,
+                "%",
+                2 if checked else None,
+                f"raw {speed.over_percent:.1f} % ({speed.over}/{speed.cues} cues, "
+                f"{speed.forced} forced); worst {fastest.input} "
+                f"{fastest.quality.speed.beyond_forced_percent:.1f} %",
+            ),
+            Figure(
+                f"subtitles, {name}: line ends on a function word",
+                line_ends.percent,
+                "%",
+                None,
+                f"{line_ends.on_function_word}/{line_ends.lines} lines",
+            ),
+        ]
+    note = transcribe_subtitles_note(inputs)
+    if note == NO_TRANSCRIBE_SUBTITLES:
+        figures.append(
+            Figure(f"subtitles, {SUBTITLE_BUILDER_NAMES['transcribe']}", 0, "inputs", None, note)
+        )
+
+    rounds = 1 if quick else 5
+    label = "1 min" if quick else "4 h"
+    words = group_words(parse_transcript(scaled_transcript_bytes(60 if quick else 4 * 3600)).items)
+    after = best_seconds(lambda: build_cues(words), rounds)
+    before = best_seconds(lambda: build_before(words, LATIN), rounds)
+    figures.append(
+        Figure(
+            f"build_cues, {label} transcript: time",
+            after * 1000,
+            "ms",
+            None if quick else SUBTITLE_BUILD_BUDGET_MS,
+            f"{len(words)} words; the previous build_cues {before * 1000:.0f} ms; CPU time, "
+            f"best of {rounds}",
+        )
+    )
+    return figures
+
+
 def _standin_bedrock_client(url: str) -> Any:
     import boto3
 
@@ -752,6 +848,7 @@ def run(
 
     figures += processing(quick)
     figures += summaries(quick)
+    figures += subtitle_quality_figures(quick)
     figures += cold_starts(runs=1 if quick else 9)
     figures += artefact_sizes()
     figures += offline_demo()

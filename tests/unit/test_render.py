@@ -10,11 +10,14 @@ import pytest
 
 from tests.unit.conftest import ALL_FIXTURES, SPEECH_FIXTURES, fixture_json, parsed
 from transcription_pipeline.render import (
+    MAX_CHARS_PER_SECOND,
     MAX_CUE_SECONDS,
     MAX_LINE_CHARS,
     MIN_CHARS_BEFORE_SENTENCE_BREAK,
+    MIN_CUE_SECONDS,
     Cue,
     build_cues,
+    function_words,
     render_srt,
     render_text,
     render_vtt,
@@ -24,7 +27,7 @@ from transcription_pipeline.render import (
 )
 from transcription_pipeline.scripts import CHINESE, LATIN
 from transcription_pipeline.transcript import Item, Transcript
-from transcription_pipeline.words import group_words
+from transcription_pipeline.words import Word, group_words
 
 SRT_TIME = r"(\d{2}):(\d{2}):(\d{2}),(\d{3})"
 VTT_TIME = r"(\d{2}):(\d{2}):(\d{2})\.(\d{3})"
@@ -146,7 +149,8 @@ def test_cues_break_at_sentence_ends(name: str) -> None:
 
 def test_first_cue_of_plain_fixture() -> None:
     cues = cues_of(parsed("01-plain.json"))
-    assert cues[0] == Cue(0.49, 3.27, ("She was gone out into the", "village on some errand when,"))
+    # The balanced split would end the first line on "the": the line ends a word later.
+    assert cues[0] == Cue(0.49, 3.27, ("She was gone out into the village", "on some errand when,"))
     assert cues[1].lines == (
         "as she was descending this steep street,",
         "her foot slipped on the ice and she fell.",
@@ -238,7 +242,8 @@ def test_hour_timestamps() -> None:
     items = [word("late", 3725.2, 3725.6, "spk_3"), punct("?", "spk_3")]
     assert render_text(transcript(items, "speaker")) == "[1:02:05] spk_3: late?\n"
     srt = render_srt(transcript(items, "speaker"))
-    assert srt.startswith("1\n01:02:05,200 --> 01:02:06,200\nspk_3: late?\n")
+    # Five characters are read in 0.25 s: the cue lasts the minimum, 5/6 s (833 ms).
+    assert srt.startswith("1\n01:02:05,200 --> 01:02:06,033\nspk_3: late?\n")
 
 
 def test_long_word_gets_own_line() -> None:
@@ -375,3 +380,151 @@ def test_cue_widths_are_display_columns() -> None:
     assert latin.lines == (" ".join(["\u5317\u4eac"] * 6),) * 2
     # Counted in characters, one Latin line (35 characters) would have held them all.
     assert len(" ".join(["\u5317\u4eac"] * 12)) <= MAX_LINE_CHARS
+
+
+# -- where cues end, how long they stay --------------------------------------------------
+def spoken(text: str, start: float = 0.0, gap: float = 0.05, **pauses: float) -> list[Item]:
+    """Items for the words of ``text`` spoken 0.3 s each with ``gap`` between them; a
+    keyword names a word after which a longer pause falls (``golf=0.3``). Punctuation
+    written after a word becomes a punctuation item."""
+    items: list[Item] = []
+    clock = start
+    for token in text.split():
+        content = token.rstrip(",.?!")
+        items.append(word(content, clock, clock + 0.3))
+        items += [punct(mark) for mark in token[len(content) :]]
+        clock += 0.3 + pauses.get(content, gap)
+    return items
+
+
+def cue_texts(cues: tuple[Cue, ...]) -> list[str]:
+    return [" ".join(cue.lines) for cue in cues]
+
+
+def test_a_sentence_end_within_the_limits_ends_the_cue() -> None:
+    items = spoken(
+        "We walked down to the harbour at dawn. The boats were already out past the "
+        "breakwater and the gulls followed them home"
+    )
+    cues = cues_of(transcript(items))
+    assert cue_texts(cues)[0] == "We walked down to the harbour at dawn."
+    # Even a short one, when what follows would not fit the rest of the cue.
+    items = spoken(
+        "Yes, we did. The boats were already out past the breakwater and the gulls "
+        "followed them all the way home"
+    )
+    cues = cues_of(transcript(items))
+    assert cue_texts(cues)[0] == "Yes, we did."
+    # A short sentence may still share a cue when everything fits.
+    (cue,) = cues_of(transcript(spoken("Yes. The boats were out.")))
+    assert cue.lines == ("Yes. The boats were out.",)
+
+
+def test_a_short_pause_is_preferred_to_a_cut_mid_phrase() -> None:
+    # 20 words, 122 characters: two cues at least. A 300 ms pause after the fifth word
+    # (28 characters in) is the only break; the cue ends there, not where it is full.
+    text = (
+        "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
+        "november oscar papa quebec romeo sierra tango"
+    )
+    cues = cues_of(transcript(spoken(text, echo=0.3)))
+    assert cue_texts(cues)[0] == "alpha bravo charlie delta echo"
+    # Without the pause the first cue is filled: the pause, not length, made the cut.
+    assert cue_texts(cues_of(transcript(spoken(text))))[0] != "alpha bravo charlie delta echo"
+
+
+# Line ends that a reader trips over: "the / village", "out of / the".
+DANGLING = ("the", "a", "of", "and")
+
+
+def test_no_line_ends_on_an_article_a_preposition_or_a_conjunction() -> None:
+    # 68 characters, no punctuation: the most balanced split (34 | 33) falls after "the".
+    text = "she kept a small notebook with the names of all the ships and storms"
+    (cue,) = cues_of(transcript(spoken(text)))
+    assert len(cue.lines) == 2
+    assert not cue.lines[0].endswith(tuple(f" {w}" for w in DANGLING)), cue.lines
+    assert " ".join(cue.lines) == text
+
+
+@pytest.mark.parametrize("name", [n for n in SPEECH_FIXTURES if n.startswith("0")])
+def test_fixture_lines_do_not_end_on_the_a_of_and(name: str) -> None:
+    lines = [line for cue in cues_of(parsed(name)) for line in cue.lines]
+    assert len(lines) > 50
+    assert [line for line in lines if line.rsplit(" ", 1)[-1] in DANGLING] == []
+
+
+def test_function_words_follow_the_language() -> None:
+    assert {"the", "of", "and", "a"} <= function_words(None)
+    assert function_words("en-GB") == function_words(None)
+    assert {"de", "la", "y", "que"} <= function_words("es-ES")
+    assert "de" not in function_words("en-US")
+    assert function_words("ko-KR") == frozenset()  # no list: punctuation and pauses only
+
+
+def test_spanish_lines_do_not_end_on_spanish_function_words() -> None:
+    # The balanced split (29 | 28 characters) falls after "de".
+    text = "el gobierno de la ciudad de Madrid y los ciudadanos hablaron"
+    items = spoken(text)
+    spanish = build_cues(group_words(items), language_code="es-ES")
+    assert spanish[0].lines[0].rsplit(" ", 1)[-1] not in function_words("es-ES")
+    assert " ".join(spanish[0].lines) == text
+
+
+def test_a_cue_stays_up_to_be_read_and_never_into_the_next() -> None:
+    # 41 characters spoken in 1.1 s: 2.05 s to read at 20 a second.
+    text = "Reading takes longer than saying it aloud"
+    assert len(text) == 41
+    first = [word(w, 0.1 * n, 0.1 * n + 0.1) for n, w in enumerate(text.split())]
+    roomy = [*first, word("Next", 5.0, 5.5)]
+    cues = cues_of(transcript(roomy))
+    assert cue_texts(cues) == [text, "Next"]
+    assert cues[0].start == 0.0
+    assert cues[0].end == pytest.approx(41 / MAX_CHARS_PER_SECOND)
+    # The next speaker starts 1.5 s in: the cue ends exactly there, not later.
+    tight = [i._replace(speaker="spk_0") for i in first] + [word("Next", 1.5, 1.9, "spk_1")]
+    cues = cues_of(transcript(tight, "speaker"))
+    assert [c.speaker for c in cues] == ["spk_0", "spk_1"]
+    assert cues[0].end == cues[1].start == 1.5
+
+
+def test_a_short_cue_lasts_five_sixths_of_a_second_where_the_gap_allows() -> None:
+    items = [word("Hi", 0.0, 0.2), punct("."), word("Hello", 3.0, 3.2), punct(".")]
+    cues = cues_of(transcript(items))
+    assert [round(c.end - c.start, 3) for c in cues] == [0.833, 0.833]
+    assert abs(MIN_CUE_SECONDS - 0.833) < 0.001
+    # Another speaker answers after 0.5 s: the first cue gives way.
+    items = [word("Hi", 0.0, 0.2, "spk_0"), word("Hello", 0.5, 0.7, "spk_1")]
+    cues = cues_of(transcript(items, "speaker"))
+    assert [(c.start, c.end) for c in cues] == [(0.0, 0.5), (0.5, 1.333)]
+
+
+def jfk_words() -> list[Word]:
+    """The inaugural address's best-known sentence at a speaker's pace: a 0.9 s pause
+    after "Americans", 0.6 s after the first "you", no punctuation but the final stop."""
+    timed = [
+        ("And", 0.00, 0.30), ("so", 0.35, 0.90), ("my", 1.00, 1.20), ("fellow", 1.25, 1.60),
+        ("Americans", 1.65, 2.60), ("ask", 3.50, 3.90), ("not", 3.95, 4.50),
+        ("what", 4.55, 4.80), ("your", 4.85, 5.05), ("country", 5.10, 5.70),
+        ("can", 5.75, 6.30), ("do", 6.35, 7.10), ("for", 7.15, 7.35), ("you", 7.40, 7.90),
+        ("ask", 8.50, 8.85), ("what", 8.90, 9.10), ("you", 9.15, 9.35), ("can", 9.40, 9.70),
+        ("do", 9.75, 10.00), ("for", 10.05, 10.20), ("your", 10.25, 10.45),
+        ("country", 10.50, 11.30),
+    ]  # fmt: skip
+    last = len(timed) - 1
+    return [
+        Word(text + ("." if n == last else ""), text, start, end, 0.9, None, n == last, n == last)
+        for n, (text, start, end) in enumerate(timed)
+    ]
+
+
+def test_jfk_is_cut_at_his_pauses_not_between_can_and_do() -> None:
+    # Before: "And so my fellow Americans / ask not what your country can" |
+    # "do for you ask what you / can do for your country." (cut at the 7 s limit).
+    cues = build_cues(jfk_words())
+    assert cue_texts(cues) == [
+        "And so my fellow Americans",
+        "ask not what your country can do for you",
+        "ask what you can do for your country.",
+    ]
+    for cue in cues:
+        assert not cue.lines[-1].endswith("can")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 from tests.unit.conftest import fixture_json, parsed
 from transcription_pipeline.naming import (
@@ -22,7 +24,15 @@ SOURCE = S3Location("in", "talks/panel.mp4")
 def outputs(**options: object) -> dict[str, str]:
     raw = json.dumps(fixture_json(FIXTURE)).encode()
     rendered = render_outputs(raw, parsed(FIXTURE), SOURCE, "2026-01-01T00:00:00Z", **options)  # type: ignore[arg-type]
-    return {name: body.decode() for name, body in rendered.files.items()}
+    return {name: readable(name, body) for name, body in rendered.files.items()}
+
+
+def readable(name: str, body: bytes) -> str:
+    """A file's text; for transcript.docx its document part (a zip holds it)."""
+    if name.endswith(".docx"):
+        with zipfile.ZipFile(io.BytesIO(body)) as package:
+            return package.read("word/document.xml").decode()
+    return body.decode()
 
 
 def test_names_in_order_of_first_appearance_reach_every_output() -> None:

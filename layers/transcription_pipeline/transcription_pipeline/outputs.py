@@ -85,7 +85,8 @@ def words_stage(transcript: Transcript, speaker_names: SpeakerNames = ()) -> Tra
     names = names_by_label(speaker_names, speakers_in_order(words))
     words = name_speakers(words, names)
     writing = writing_system(transcript.language_code)
-    return TranscriptWords(transcript, words, names, writing, build_cues(words, writing=writing))
+    cues = build_cues(words, writing=writing, language_code=transcript.language_code)
+    return TranscriptWords(transcript, words, names, writing, cues)
 
 
 @dataclass(frozen=True)
