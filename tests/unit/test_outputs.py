@@ -127,8 +127,8 @@ def imported_modules(module: str) -> set[str]:
 
 def test_render_and_summary_are_siblings() -> None:
     assert not any(
-        m.startswith("transcription_pipeline.summary") for m in imported_modules("render.py")
+        m.startswith("transcription_pipeline.summary") for m in imported_modules("render")
     )
     assert "transcription_pipeline.render" not in imported_modules("summary")
-    assert "transcription_pipeline.words" in imported_modules("render.py")
+    assert "transcription_pipeline.words" in imported_modules("render")
     assert "transcription_pipeline.words" in imported_modules("summary")

@@ -1,14 +1,10 @@
-"""Render words as readable text, and cues as SubRip (SRT) and WebVTT.
+"""Subtitle cues from words: where each cue ends, how its lines break, how long it shows.
 
-Text is a single linear pass. Cues: the words are measured once (widths, pauses,
-break costs), then where each cue ends is chosen by a dynamic programme in which every
-cue start tries only a few ends within the cue limits, so long recordings stay cheap
-(a 4-hour transcript, ~36,000 words, takes well under 0.1 s). The words come from
-words.py, grouped once per transcript; the cues are built once and serve both
-subtitle formats.
-How words are joined, how wide a line may be (in display columns) and whether lines
-are right to left come from the transcript language's writing system (scripts.py);
-every function takes it as the keyword ``writing``, LATIN (English layout) by default.
+The words are measured once (widths, pauses, break costs), then where each cue ends is
+chosen by a dynamic programme in which every cue start tries only a few ends within the
+cue limits, so long recordings stay cheap (a 4-hour transcript, ~36,000 words, takes
+well under 0.1 s). How wide a line may be (in display columns) comes from the
+transcript language's writing system (scripts.py), LATIN by default.
 """
 
 from __future__ import annotations
@@ -21,38 +17,9 @@ import operator
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from transcription_pipeline.scripts import (
-    LATIN,
-    RIGHT_TO_LEFT_MARK,
-    WritingSystem,
-    display_width,
-    writing_system,
-)
-from transcription_pipeline.transcript import LabelKind, Transcript
-from transcription_pipeline.turns import turns_of
-from transcription_pipeline.words import Word, format_clock, group_words
+from transcription_pipeline.scripts import LATIN, WritingSystem, display_width
+from transcription_pipeline.words import Word
 
-__all__ = [
-    "MAX_CHARS_PER_SECOND",
-    "MAX_CUE_SECONDS",
-    "MAX_LINES",
-    "MAX_LINE_CHARS",
-    "MIN_CHARS_BEFORE_SENTENCE_BREAK",
-    "MIN_CUE_SECONDS",
-    "SOFT_PAUSE_SECONDS",
-    "Cue",
-    "build_cues",
-    "function_words",
-    "render_srt",
-    "render_text",
-    "render_vtt",
-    "srt_from_cues",
-    "text_from_words",
-    "vtt_from_cues",
-]
-
-# A line's width in display columns is the writing system's (scripts.py); this is the
-# width of most scripts, LATIN's, kept for callers that read it.
 MAX_LINE_CHARS = LATIN.max_line_width
 MAX_LINES = 2
 MAX_CUE_SECONDS = 7.0
@@ -77,30 +44,6 @@ class Cue(NamedTuple):
     end: float
     lines: tuple[str, ...]
     speaker: str | None = None  # every cue holds one speaker's words
-
-
-def text_from_words(
-    words: Sequence[Word], labels: LabelKind | None, *, writing: WritingSystem = LATIN
-) -> str:
-    """Paragraphs: one per speaker turn with labels, else split at long pauses and every
-    few sentences; words joined as the writing system joins them.
-
-    No direction marks, even for right-to-left text: transcript.txt is the text people
-    search, copy and feed to other tools, where invisible marks get in the way (a
-    search for a word preceded by one fails). Editors that detect a plain-text
-    paragraph's direction do it per paragraph from its first strong letter: the
-    speech's own in an unlabelled paragraph; a labelled one reads as a left-to-right
-    "[00:15] spk_1:" label followed by right-to-left runs, which stay in order.
-    """
-    if not words:
-        return ""
-    labelled = labels is not None
-    paragraphs = [
-        (f"[{format_clock(turn.start)}] {turn.speaker or 'unknown'}: " if labelled else "")
-        + writing.join([word.text for word in turn.words])
-        for turn in turns_of(words, labels)
-    ]
-    return "\n\n".join(paragraphs) + "\n"
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -493,98 +436,3 @@ def _timed_cues(
         prev_end = end
         first = stop
     return tuple(cues)
-
-
-def _timestamp(seconds: float, separator: str) -> str:
-    ms = round(seconds * 1000)
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
-
-
-def _srt_lines(cues: Sequence[Cue]) -> list[tuple[str, ...]]:
-    """SubRip has no speaker markup: the speaker's name (or label) leads the first line of
-    a cue where the speaker changes, as broadcast subtitles do."""
-    shown: list[tuple[str, ...]] = []
-    previous: str | None = None
-    for cue in cues:
-        lines = cue.lines
-        if cue.speaker is not None and cue.speaker != previous:
-            lines = (f"{cue.speaker}: {lines[0]}", *lines[1:])
-        previous = cue.speaker
-        shown.append(lines)
-    return shown
-
-
-def _line_start(writing: WritingSystem) -> str:
-    """What starts every subtitle line: U+200F RIGHT-TO-LEFT MARK in right-to-left text.
-
-    Players lay a line out in the direction of its first strong character (Unicode bidi
-    rules P2/P3, https://www.unicode.org/reports/tr9/#P2; WebVTT treats each line of a
-    cue as its own paragraph, https://www.w3.org/TR/webvtt1/#cue-text-rendering-rules).
-    An Arabic or Hebrew line that starts with a number, a Latin word ("AWS"), a speaker
-    label (spk_0) or punctuation would otherwise be laid out left to right, its words
-    in the wrong order on screen. The mark is invisible and a strong right-to-left
-    character, so the line is right to left whatever comes first.
-    """
-    return RIGHT_TO_LEFT_MARK if writing.right_to_left else ""
-
-
-def srt_from_cues(cues: Sequence[Cue], *, writing: WritingSystem = LATIN) -> str:
-    """SubRip; every line of right-to-left text starts with a right-to-left mark, the
-    line led by a speaker's name too (before the name)."""
-    mark = _line_start(writing)
-    blocks = [
-        f"{index}\n{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}\n"
-        + "\n".join([mark + line for line in lines] if mark else lines)
-        + "\n"
-        for index, (cue, lines) in enumerate(zip(cues, _srt_lines(cues), strict=True), start=1)
-    ]
-    return "\n".join(blocks)
-
-
-def _vtt_escape(text: str) -> str:
-    # WebVTT cue text treats & and < as markup; escaping > also rules out "-->".
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _voice(speaker: str | None) -> str:
-    """A WebVTT voice span start (``<v Ana>``); the name may not hold '>' or a newline."""
-    if speaker is None:
-        return ""
-    name = " ".join(_vtt_escape(speaker).split())
-    return f"<v {name}>"
-
-
-def vtt_from_cues(cues: Sequence[Cue], *, writing: WritingSystem = LATIN) -> str:
-    """WebVTT; in right-to-left text every line starts with a right-to-left mark (after
-    the ``<v name>`` tag, which is markup, not text)."""
-    mark = _line_start(writing)
-    blocks = [
-        f"{_timestamp(start, '.')} --> {_timestamp(end, '.')}\n"
-        + _voice(speaker)
-        + "\n".join(mark + _vtt_escape(line) for line in lines)
-        + "\n"
-        for start, end, lines, speaker in cues
-    ]
-    if not blocks:
-        return "WEBVTT\n"
-    return "WEBVTT\n\n" + "\n".join(blocks)
-
-
-# One output of one transcript, for callers that want only that (tests, local tools).
-# process.render_outputs groups the words and builds the cues once for all outputs.
-# The writing system is the transcript's language's.
-def render_text(t: Transcript) -> str:
-    return text_from_words(group_words(t.items), t.labels, writing=writing_system(t.language_code))
-
-
-def render_srt(t: Transcript) -> str:
-    writing = writing_system(t.language_code)
-    return srt_from_cues(build_cues(group_words(t.items), writing=writing), writing=writing)
-
-
-def render_vtt(t: Transcript) -> str:
-    writing = writing_system(t.language_code)
-    return vtt_from_cues(build_cues(group_words(t.items), writing=writing), writing=writing)
