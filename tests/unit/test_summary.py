@@ -315,7 +315,7 @@ def test_summarise_takes_a_writing_system() -> None:
 
 
 def test_with_several_chapters_the_highlights_come_from_each_of_them() -> None:
-    from tests.unit.test_chapters import talk
+    from tests.unit.conftest import talk
     from transcription_pipeline.words import Word
 
     passages, _ = talk(["cooking", "astronomy", "football"], per_topic=60)
