@@ -105,12 +105,13 @@ def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 def test_words_and_cues_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     grouped = counting(monkeypatch, "group_words")
     built = counting(monkeypatch, "build_cues")
+    turned = counting(monkeypatch, "turns_of")
     # Any other grouping (a renderer grouping again) would go through these modules.
     monkeypatch.setattr(words, "group_words", None)
     monkeypatch.setattr(render, "group_words", None)
     monkeypatch.setattr(summary_offline, "group_words", None)
     outputs("03-speaker-identification.json")
-    assert (len(grouped), len(built)) == (1, 1)
+    assert (len(grouped), len(built), len(turned)) == (1, 1, 1)
 
 
 def imported_modules(module: str) -> set[str]:

@@ -34,7 +34,7 @@ from transcription_pipeline.render import (
     Cue,
     build_cues,
     srt_from_cues,
-    text_from_words,
+    text_from_turns,
     vtt_from_cues,
 )
 from transcription_pipeline.scripts import WritingSystem, writing_system
@@ -48,7 +48,7 @@ from transcription_pipeline.transcript import Transcript
 from transcription_pipeline.transcript_docx import render_transcript_docx
 from transcription_pipeline.transcript_page import render_transcript_page
 from transcription_pipeline.translation import TranslationOutcome, Translator, translate_outputs
-from transcription_pipeline.turns import turns_of
+from transcription_pipeline.turns import Turn, turns_of
 from transcription_pipeline.words import Word, group_words, name_speakers, speakers_in_order
 
 __all__ = [
@@ -78,6 +78,7 @@ class TranscriptWords:
     speaker_names: dict[str, str]  # label -> name
     writing: WritingSystem  # how the transcript's language is written
     cues: tuple[Cue, ...]
+    turns: tuple[Turn, ...]  # paragraphs: transcript.txt, the page, the document
 
 
 def words_stage(transcript: Transcript, speaker_names: SpeakerNames = ()) -> TranscriptWords:
@@ -86,7 +87,8 @@ def words_stage(transcript: Transcript, speaker_names: SpeakerNames = ()) -> Tra
     words = name_speakers(words, names)
     writing = writing_system(transcript.language_code)
     cues = build_cues(words, writing=writing, language_code=transcript.language_code)
-    return TranscriptWords(transcript, words, names, writing, cues)
+    turns = turns_of(words, transcript.labels)
+    return TranscriptWords(transcript, words, names, writing, cues, turns)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def render_outputs(
             model_usage=model_result.usage,
             model_fallback_reason=model_result.fallback_reason,
         )
-    text = text_from_words(stage.words, transcript.labels, writing=writing)
+    text = text_from_turns(stage.turns, transcript.labels, writing=writing)
     files = {
         TRANSCRIPT_JSON: raw_transcript,
         TRANSCRIPT_TEXT: text.encode("utf-8"),
@@ -156,12 +158,11 @@ def render_outputs(
         SUMMARY_JSON: summary.to_json(),
         SUMMARY_MARKDOWN: render_summary_markdown(summary).encode("utf-8"),
     }
-    turns = turns_of(stage.words, transcript.labels)
     files[TRANSCRIPT_HTML] = render_transcript_page(
-        summary, turns, writing=writing, media_name=posixpath.basename(source.key)
+        summary, stage.turns, writing=writing, media_name=posixpath.basename(source.key)
     ).encode("utf-8")
     if document:
-        files[TRANSCRIPT_DOCX] = render_transcript_docx(summary, turns, writing=writing)
+        files[TRANSCRIPT_DOCX] = render_transcript_docx(summary, stage.turns, writing=writing)
     return RenderedOutputs(files, summary, text)
 
 

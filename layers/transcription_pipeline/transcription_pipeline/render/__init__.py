@@ -21,7 +21,7 @@ from transcription_pipeline.render.cues import (
     function_words,
 )
 from transcription_pipeline.render.formats import srt_from_cues, vtt_from_cues
-from transcription_pipeline.render.text import text_from_words
+from transcription_pipeline.render.text import text_from_turns, text_from_words
 from transcription_pipeline.scripts import writing_system
 from transcription_pipeline.transcript import Transcript
 from transcription_pipeline.words import group_words
@@ -41,6 +41,7 @@ __all__ = [
     "render_text",
     "render_vtt",
     "srt_from_cues",
+    "text_from_turns",
     "text_from_words",
     "vtt_from_cues",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from transcription_pipeline.scripts import LATIN, WritingSystem
 from transcription_pipeline.transcript import LabelKind
-from transcription_pipeline.turns import turns_of
+from transcription_pipeline.turns import Turn, turns_of
 from transcription_pipeline.words import Word, format_clock
 
 
@@ -23,12 +23,19 @@ def text_from_words(
     speech's own in an unlabelled paragraph; a labelled one reads as a left-to-right
     "[00:15] spk_1:" label followed by right-to-left runs, which stay in order.
     """
-    if not words:
+    return text_from_turns(turns_of(words, labels), labels, writing=writing)
+
+
+def text_from_turns(
+    turns: Sequence[Turn], labels: LabelKind | None, *, writing: WritingSystem = LATIN
+) -> str:
+    """transcript.txt from turns already made (turns.turns_of): see text_from_words."""
+    if not turns:
         return ""
     labelled = labels is not None
     paragraphs = [
         (f"[{format_clock(turn.start)}] {turn.speaker or 'unknown'}: " if labelled else "")
         + writing.join([word.text for word in turn.words])
-        for turn in turns_of(words, labels)
+        for turn in turns
     ]
     return "\n\n".join(paragraphs) + "\n"
