@@ -687,7 +687,8 @@ def offline_demo() -> list[Figure]:
 
     def mark(message: str) -> None:
         for stage, needle in (
-            ("start function", "StartTranscriptionFunction: started"),
+            # The job started: the local Transcribe picks it up.
+            ("start function", "Transcribe (local): recognising"),
             ("transcribe (local)", "COMPLETED"),
             ("process function", "ProcessTranscriptFunction: outcome=published"),
         ):
@@ -706,7 +707,11 @@ def offline_demo() -> list[Figure]:
                 str(REPO / "samples" / "sample-talk.mp4"), cloud.bucket_name("InputBucket"), key
             )
             if cloud.wait_for_final_record(key, timeout=300) is None:
-                raise RuntimeError("the offline demo wrote no outputs within 300 s")
+                failed = [f"{i.function}: {i.error}" for i in cloud.invocations if i.error]
+                raise RuntimeError(
+                    "the offline demo wrote no outputs within 300 s; "
+                    + ("; ".join(failed) if failed else "no function failed")
+                )
             marks["outputs written"] = time.monotonic() - started
     previous = 0.0
     figures = []
