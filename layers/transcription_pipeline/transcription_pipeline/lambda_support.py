@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 
 from transcription_pipeline.aws import (
-    AmazonTranslator,
     Announcer,
-    BedrockSummaryModel,
     InFlightJobs,
     ObjectStore,
     RegenerateRequests,
@@ -21,8 +19,11 @@ from transcription_pipeline.aws import (
     UploadQueue,
 )
 from transcription_pipeline.config import ConfigError, Settings, load_settings
-from transcription_pipeline.model_summary import SummaryModel
+from transcription_pipeline.model_summary.types import SummaryModel
 from transcription_pipeline.observability import trace_handler
+
+if TYPE_CHECKING:
+    from transcription_pipeline.translation import Translator
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -40,7 +41,7 @@ class Dependencies:
     announcer: Announcer
     regenerate_requests: RegenerateRequests
     summary_model: SummaryModel | None  # SummaryModelId set: Bedrock writes a summary too
-    translator: AmazonTranslator  # its client is made when an upload asks for a language
+    translator: Translator  # Amazon Translate, loaded when an upload asks for a language
 
 
 def build_dependencies(transcribe_attempts: int = 5) -> Dependencies:
@@ -57,9 +58,32 @@ def build_dependencies(transcribe_attempts: int = 5) -> Dependencies:
         UploadQueue(settings.upload_queue_url),
         Announcer(settings.event_source),
         RegenerateRequests(settings.request_source),
-        BedrockSummaryModel(settings.summary_model_id) if settings.summary_model_id else None,
-        AmazonTranslator(),
+        _summary_model(settings),
+        TranslatorOnFirstUse(),
     )
+
+
+def _summary_model(settings: Settings) -> SummaryModel | None:
+    if not settings.summary_model_id:
+        return None
+    from transcription_pipeline.aws.bedrock import BedrockSummaryModel
+
+    return BedrockSummaryModel(settings.summary_model_id)
+
+
+class TranslatorOnFirstUse:
+    """Amazon Translate, its adapter and client loaded by the first translation: most
+    invocations translate nothing, and cold starts pay only for what they use."""
+
+    def __init__(self) -> None:
+        self._translator: Translator | None = None
+
+    def translate_text(self, text: str, source: str, target: str) -> str:
+        if self._translator is None:
+            from transcription_pipeline.aws.translate import AmazonTranslator
+
+            self._translator = AmazonTranslator()
+        return self._translator.translate_text(text, source, target)
 
 
 def lambda_entry(handler: Handler) -> Handler:

@@ -7,15 +7,12 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from transcription_pipeline.chapters import chapters_vtt
 from transcription_pipeline.config import Settings
 from transcription_pipeline.media.duration import MediaDuration
-from transcription_pipeline.model_summary import (
-    ModelSummaryResult,
-    SummaryModel,
-    summarise_with_model,
-)
+from transcription_pipeline.model_summary.types import ModelSummaryResult, SummaryModel
 from transcription_pipeline.naming import (
     CHAPTERS_VTT,
     SUBTITLES_SRT,
@@ -47,9 +44,12 @@ from transcription_pipeline.summary import (
 from transcription_pipeline.transcript import Transcript
 from transcription_pipeline.transcript_docx import render_transcript_docx
 from transcription_pipeline.transcript_page import render_transcript_page
-from transcription_pipeline.translation import TranslationOutcome, Translator, translate_outputs
 from transcription_pipeline.turns import Turn, turns_of
 from transcription_pipeline.words import Word, group_words, name_speakers, speakers_in_order
+
+if TYPE_CHECKING:
+    # Imported when an upload asks for a language (translations_of): cold starts stay short.
+    from transcription_pipeline.translation import TranslationOutcome, Translator
 
 __all__ = [
     "RenderedOutputs",
@@ -176,6 +176,8 @@ def model_summary_of(
     Built from the published transcript only: with redaction, the redacted one."""
     if model is None or settings.summary_model_id is None:
         return None
+    from transcription_pipeline.model_summary.summarise import summarise_with_model
+
     return summarise_with_model(
         stage.words,
         model,
@@ -199,6 +201,8 @@ def translations_of(
     """The subtitles, transcript.txt and the model's summary in each target language."""
     if not targets or translator is None:
         return None
+    from transcription_pipeline.translation import translate_outputs
+
     model_summary = rendered.summary.model_summary
     summary_texts = (
         {

@@ -6,6 +6,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from transcription_pipeline.announcements import (
     Announcement,
@@ -26,7 +27,7 @@ from transcription_pipeline.config import Settings
 from transcription_pipeline.error_records import failure_record
 from transcription_pipeline.file_options import options_of_upload, stack_resolved
 from transcription_pipeline.media.duration import MediaDuration, media_duration
-from transcription_pipeline.model_summary import ModelUsage, SummaryModel
+from transcription_pipeline.model_summary.types import ModelUsage, SummaryModel
 from transcription_pipeline.naming import (
     S3Location,
     job_name_for,
@@ -48,7 +49,9 @@ from transcription_pipeline.publish import (
     record_metadata,
 )
 from transcription_pipeline.transcript import Transcript, TranscriptFormatError, parse_transcript
-from transcription_pipeline.translation import TranslationOutcome, Translator
+
+if TYPE_CHECKING:
+    from transcription_pipeline.translation import TranslationOutcome, Translator
 
 
 class JobNotFinished(Exception):

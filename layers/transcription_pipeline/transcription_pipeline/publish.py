@@ -8,7 +8,7 @@ a HEAD request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transcription_pipeline.aws import ObjectStore
 from transcription_pipeline.naming import (
@@ -22,7 +22,9 @@ from transcription_pipeline.naming import (
     translation_name,
 )
 from transcription_pipeline.stable_json import json_bytes
-from transcription_pipeline.translation import TranslationOutcome
+
+if TYPE_CHECKING:
+    from transcription_pipeline.translation import TranslationOutcome
 
 REVISION_METADATA = "source-revision"
 JOB_METADATA = "job-name"

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from transcription_pipeline.aws import (
     Announcer,
@@ -42,11 +42,12 @@ from transcription_pipeline.aws import (
 )
 from transcription_pipeline.config import Settings
 from transcription_pipeline.events import Origin, Upload, s3_notification
-from transcription_pipeline.model_summary import SummaryModel
+from transcription_pipeline.model_summary.types import SummaryModel
 from transcription_pipeline.naming import S3Location
-from transcription_pipeline.process import process_job
 from transcription_pipeline.publish import JOB_METADATA, final_record_metadata
-from transcription_pipeline.translation import Translator
+
+if TYPE_CHECKING:
+    from transcription_pipeline.translation import Translator
 
 Item = TypeVar("Item")
 TimeIsUp = Callable[[], bool]
@@ -179,6 +180,10 @@ class _Reconciler:
             self.in_flight.remove(item.source_key, item.job_name)
             self.report.jobs_answered += 1
             return
+        # Loaded here, not at import: most runs process no job, and the outputs' code
+        # (page, document, chapters) would lengthen every cold start of this function.
+        from transcription_pipeline.process import process_job
+
         result = process_job(
             item.job_name,
             self.settings,

@@ -25,7 +25,7 @@ from transcription_pipeline.aws import ObjectGone, ObjectStore
 from transcription_pipeline.config import Settings
 from transcription_pipeline.file_options import options_of_upload, stack_resolved
 from transcription_pipeline.media.duration import MediaDuration
-from transcription_pipeline.model_summary import ModelSummary, ModelSummaryResult, ModelUsage
+from transcription_pipeline.model_summary.types import ModelSummary, ModelSummaryResult, ModelUsage
 from transcription_pipeline.naming import (
     ERROR_RECORD,
     SUMMARY_JSON,

@@ -4,9 +4,10 @@ Clients honour ``AWS_ENDPOINT_URL`` (boto3 reads it), so the same code runs agai
 moto locally; nothing here names an endpoint. Throttling and 5xx answers are retried
 by botocore's standard retry mode and then raised; only answers that mean something to
 the pipeline are translated (a missing object, a refused job, a quota).
+Bedrock (``aws.bedrock``) and Translate (``aws.translate``) are imported where they are
+used, so the functions that never call them do not load them.
 """
 
-from transcription_pipeline.aws.bedrock import BedrockSummaryModel
 from transcription_pipeline.aws.dynamodb import InFlightJob, InFlightJobs
 from transcription_pipeline.aws.eventbridge import Announcer, EmitFailed, RegenerateRequests
 from transcription_pipeline.aws.s3 import (
@@ -25,7 +26,6 @@ from transcription_pipeline.aws.transcribe import (
     TranscribeJobs,
     TranscriptionJob,
 )
-from transcription_pipeline.aws.translate import AmazonTranslator
 
 __all__ = [
     "CONTENT_TYPES",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from transcription_pipeline.chapters import Chapter
-from transcription_pipeline.model_summary import model_summary_markdown
+from transcription_pipeline.model_summary.markdown import model_summary_markdown
 from transcription_pipeline.summary.document import Summary
 from transcription_pipeline.words import format_clock
 
