@@ -1,4 +1,4 @@
-"""Translations of the outputs with Amazon Translate: subtitles, transcript and summary texts.
+"""The use case: the outputs translated with Amazon Translate (subtitles, transcript, summary).
 
 Pure: the service is behind ``Translator`` (one TranslateText call), so this module only
 decides what to send and how to put the answers back. Cues keep their count, times and
@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from transcription_pipeline.naming import (
     SUBTITLES_SRT,
@@ -37,296 +37,29 @@ from transcription_pipeline.naming import (
 from transcription_pipeline.render import Cue, srt_from_cues, vtt_from_cues
 from transcription_pipeline.scripts import display_width, writing_system
 from transcription_pipeline.stable_json import json_bytes
-
-__all__ = [
-    "AUTO",
-    "MAX_REQUEST_BYTES",
-    "TRANSLATE_LANGUAGE_CODES",
-    "LanguageResult",
-    "RequestCounts",
-    "TranslationFailed",
-    "TranslationOutcome",
-    "TranslationThrottled",
-    "Translator",
-    "UnsupportedLanguage",
-    "batch_ranges",
-    "default_line_layout",
-    "source_code",
-    "translate_code",
-    "translate_outputs",
-    "translate_texts",
-    "wrap_cue_text",
-]
-
-# TranslateText's Text: "The text string can be a maximum of 10,000 bytes long" (UTF-8; API
-# reference, TranslateText; the botocore model's BoundedLengthString max is 10000 too).
-MAX_REQUEST_BYTES = 10_000
-AUTO = "auto"  # SourceLanguageCode that makes Translate detect the language (via Comprehend)
-SUMMARY_SCHEMA_VERSION = 1
-
-# Amazon Translate's language codes (Developer Guide, "Supported languages and language
-# codes", https://docs.aws.amazon.com/translate/latest/dg/what-is-languages.html).
-TRANSLATE_LANGUAGE_CODES = frozenset(
-    """
-    af sq am ar hy az bn bs bg ca zh zh-TW hr cs da fa-AF nl en et fa tl fi fr fr-CA ka de
-    el gu ht ha he hi hu is id ga it ja kn kk ko lv lt mk ms ml mt mr mn no ps pl pt pt-PT
-    pa ro ru sr si sk sl so es es-MX sw sv ta te th tr uk ur uz vi cy
-    """.split()  # noqa: SIM905
+from transcription_pipeline.translation.languages import (
+    AUTO,
+    UnsupportedLanguage,
+    default_line_layout,
+    source_code,
+    translate_code,
+)
+from transcription_pipeline.translation.lines import wrap_cue_text
+from transcription_pipeline.translation.requests import (
+    MAX_REQUEST_BYTES,
+    RequestCounts,
+    TranslationFailed,
+    TranslationThrottled,
+    Translator,
+    translate_texts,
 )
 
-# Transcribe codes whose region picks a Translate variant; every other code maps to its
-# language part when Translate has it (de-CH -> de, en-IN -> en, ar-AE -> ar, ...).
-_VARIANTS = {
-    "zh-CN": "zh",  # Simplified
-    "zh-TW": "zh-TW",  # Traditional
-    "zh-HK": "zh-TW",  # Hong Kong writes Traditional characters
-    "fr-CA": "fr-CA",
-    "pt-BR": "pt",  # Translate's "pt" is Portuguese (Brazil)
-    "pt-PT": "pt-PT",
-    "es-MX": "es-MX",
-    "es-US": "es-MX",  # US Spanish is Latin American Spanish, nearest to Mexico's variant
-    "fa-AF": "fa-AF",  # Dari
-    "fa-IR": "fa",
-}
-
-# Ideographic comma and full stop; full-width comma, semicolon, colon, ! and ?.
-_FULL_WIDTH_PUNCTUATION = "\u3001\u3002\uff0c\uff1b\uff1a\uff01\uff1f"
-# A space is a break point too where words are not spaced (Thai spaces phrases).
-_BREAK_AFTER = frozenset(".,;:!? " + _FULL_WIDTH_PUNCTUATION)
-_BREAK_BONUS = 12  # as render's layout: a break after punctuation is worth 12 columns
-_SENTENCE_END = re.compile("(?<=[.!?\u3002\uff01\uff1f])")  # sentence ends, also full-width
-_AFTER_SPACE = re.compile(r"(?<=\s)")
+SUMMARY_SCHEMA_VERSION = 1
 # transcript.txt paragraphs with speaker labels start "[mm:ss] label: " (render.text_from_words).
 _TRANSCRIPT_PREFIX = re.compile(r"^\[(?:\d+:)?\d{2}:\d{2}\] [^\n]*?: ")
 _MAX_REASON_CHARS = 300
 
 
-class UnsupportedLanguage(ValueError):
-    """A Transcribe language code without an Amazon Translate counterpart."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(f"Amazon Translate does not support the language {code!r}")
-        self.code = code
-
-
-class TranslationThrottled(Exception):
-    """Translate kept throttling after the client's own retries: the same request works later."""
-
-
-class TranslationFailed(Exception):
-    """Translate refused or failed a request (``code`` is the AWS error code)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class Translator(Protocol):
-    """One TranslateText call: ``text`` is one request's worth (lines joined by "\\n")."""
-
-    def translate_text(self, text: str, source: str, target: str) -> str: ...
-
-
-def translate_code(transcribe_code: str) -> str:
-    """The Amazon Translate code for a Transcribe language code (de-DE -> de, zh-TW -> zh-TW).
-
-    Raises UnsupportedLanguage when Translate has no such language (e.g. eu-ES, zu-ZA).
-    """
-    if transcribe_code in _VARIANTS:
-        return _VARIANTS[transcribe_code]
-    if transcribe_code in TRANSLATE_LANGUAGE_CODES:
-        return transcribe_code
-    language = transcribe_code.split("-", 1)[0]
-    if language in TRANSLATE_LANGUAGE_CODES:
-        return language
-    raise UnsupportedLanguage(transcribe_code)
-
-
-def source_code(transcribe_code: str | None) -> str:
-    """What to send as SourceLanguageCode: the transcript's language, or auto when unknown."""
-    return AUTO if transcribe_code is None else translate_code(transcribe_code)
-
-
-def default_line_layout(code: str) -> tuple[int, str]:
-    """(maximum line width in display columns, word joiner) for subtitles in a Translate
-    language: its writing system's (scripts.py; "" for Japanese, Chinese, Thai)."""
-    writing = writing_system(code)
-    return writing.max_line_width, writing.joiner
-
-
-# -- batching ----------------------------------------------------------------------------
-def _utf8_size(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-def batch_ranges(texts: Sequence[str], max_bytes: int = MAX_REQUEST_BYTES) -> list[range]:
-    """Consecutive texts grouped so that each group joined by "\\n" fits in ``max_bytes``.
-
-    Each text must fit on its own (see ``_pieces``) and hold no newline.
-    """
-    ranges: list[range] = []
-    start = 0
-    size = -1  # bytes of the current group joined by "\n"; -1 when empty
-    for index, text in enumerate(texts):
-        length = _utf8_size(text)
-        if length > max_bytes:
-            raise ValueError(f"text {index} is {length} bytes, over the {max_bytes}-byte limit")
-        if size >= 0 and size + 1 + length > max_bytes:
-            ranges.append(range(start, index))
-            start, size = index, -1
-        size += 1 + length
-    if start < len(texts):
-        ranges.append(range(start, len(texts)))
-    return ranges
-
-
-def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
-    return [part for part in pattern.split(text) if part]
-
-
-def _pieces(text: str, max_bytes: int) -> list[str]:
-    """``text`` (one line) in pieces of at most ``max_bytes``: whole sentences where they
-    fit, else whole words, else characters (scripts without spaces)."""
-    if _utf8_size(text) <= max_bytes:
-        return [text]
-    units: list[str] = []
-    for sentence in _cut(text, _SENTENCE_END):
-        if _utf8_size(sentence) <= max_bytes:
-            units.append(sentence)
-            continue
-        for word in _cut(sentence, _AFTER_SPACE):
-            if _utf8_size(word) <= max_bytes:
-                units.append(word)
-            else:
-                units.extend(word)  # one character each; any character is <= 4 bytes
-    pieces: list[str] = []
-    current, size = "", 0
-    for unit in units:
-        length = _utf8_size(unit)
-        if current and size + length > max_bytes:
-            pieces.append(current)
-            current, size = "", 0
-        current += unit
-        size += length
-    pieces.append(current)
-    return [piece.strip() for piece in pieces if piece.strip()]
-
-
-@dataclass
-class RequestCounts:
-    """What one language's translation cost, kept up to date as requests are answered."""
-
-    requests: int = 0
-    characters: int = 0  # billed: every character of every answered request
-    fallback_requests: int = 0
-
-    def call(self, translator: Translator, text: str, source: str, target: str) -> str:
-        answer = translator.translate_text(text, source, target)
-        self.requests += 1
-        self.characters += len(text)
-        return answer
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _translate_batch(
-    batch: Sequence[str], source: str, target: str, translator: Translator, counts: RequestCounts
-) -> list[str]:
-    answer = counts.call(translator, "\n".join(batch), source, target)
-    lines = answer.replace("\r\n", "\n").strip("\n").split("\n")
-    if len(batch) == 1:
-        return [_one_line(answer)]
-    if len(lines) == len(batch):
-        return [line.strip() for line in lines]
-    # The service merged or split lines: one request per line keeps every text in place.
-    translated = []
-    for text in batch:
-        translated.append(_one_line(counts.call(translator, text, source, target)))
-        counts.fallback_requests += 1
-    return translated
-
-
-def translate_texts(
-    texts: Sequence[str],
-    *,
-    source: str,
-    target: str,
-    translator: Translator,
-    max_bytes: int = MAX_REQUEST_BYTES,
-    joiner: str = " ",
-    counts: RequestCounts | None = None,
-) -> list[str]:
-    """Each text translated, in order, one line each (empty texts stay empty, unsent).
-
-    Texts over ``max_bytes`` are sent in pieces and their translations joined by ``joiner``.
-    """
-    counts = counts if counts is not None else RequestCounts()
-    pieces: list[str] = []
-    owners: list[int] = []
-    for index, text in enumerate(texts):
-        line = _one_line(text)
-        if not line:
-            continue  # TranslateText wants at least one character; nothing to translate
-        for piece in _pieces(line, max_bytes):
-            pieces.append(piece)
-            owners.append(index)
-    translated_pieces: list[str] = []
-    for batch in batch_ranges(pieces, max_bytes):
-        translated_pieces.extend(
-            _translate_batch(pieces[batch.start : batch.stop], source, target, translator, counts)
-        )
-    parts: list[list[str]] = [[] for _ in texts]
-    for owner, piece in zip(owners, translated_pieces, strict=True):
-        parts[owner].append(piece)
-    return [joiner.join(part) for part in parts]
-
-
-# -- subtitle layout ---------------------------------------------------------------------
-def _clusters(text: str) -> list[str]:
-    """Characters with the marks that follow them (a Thai vowel stays on its consonant)."""
-    clusters: list[str] = []
-    for char in text:
-        if clusters and display_width(char) == 0:
-            clusters[-1] += char
-        else:
-            clusters.append(char)
-    return clusters
-
-
-def wrap_cue_text(text: str, *, max_line_width: int = 42, joiner: str = " ") -> tuple[str, ...]:
-    """A translated cue text as at most two lines, like render's layout: one line if it
-    fits, else the most balanced split (preferring a break after punctuation) that keeps
-    both lines within ``max_line_width`` display columns; a text too long for that still
-    gets two lines, the most balanced ones. ``joiner`` "" splits between characters
-    (Japanese, Chinese, Thai), keeping the text's own spaces."""
-    text = text.strip()
-    tokens = text.split() if joiner else _clusters(text)
-    if not tokens:
-        return ("",)
-    lengths = [display_width(token) for token in tokens]
-    total = sum(lengths) + len(joiner) * (len(tokens) - 1)
-    if total <= max_line_width or len(tokens) == 1:
-        return (joiner.join(tokens),)
-    best: tuple[int, int, int] | None = None  # (overflow, cost, split index)
-    first = -len(joiner)
-    for j in range(1, len(tokens)):
-        first += len(joiner) + lengths[j - 1]
-        second = total - first - len(joiner)
-        overflow = max(0, first - max_line_width) + max(0, second - max_line_width)
-        bonus = _BREAK_BONUS if tokens[j - 1][-1] in _BREAK_AFTER else 0
-        candidate = (overflow, abs(first - second) - bonus, j)
-        if best is None or candidate[:2] < best[:2]:
-            best = candidate
-    assert best is not None  # at least two tokens
-    j = best[2]
-    lines = (joiner.join(tokens[:j]).strip(), joiner.join(tokens[j:]).strip())
-    return tuple(line for line in lines if line) or ("",)
-
-
-# -- the use case ------------------------------------------------------------------------
 Status = Literal["translated", "failed", "skipped"]
 
 
