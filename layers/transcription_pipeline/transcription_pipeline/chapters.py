@@ -39,6 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from transcription_pipeline.render.formats import timestamp, vtt_escape
+
 __all__ = [
     "MAX_CHAPTERS",
     "MIN_CHAPTER_SECONDS",
@@ -354,19 +356,6 @@ def _chapters(
     return tuple(chapters)
 
 
-def _timestamp(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
-
-
-def _vtt_escape(text: str) -> str:
-    # Cue text treats & and < as markup; escaping > also rules out "-->".
-    return " ".join(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
-
-
 def chapters_vtt(chapters: Sequence[Chapter]) -> str:
     """chapters.vtt, for <track kind="chapters">: one cue per chapter, the title as its
     text, with "Chapter N" as the cue id so players and scripts can address it.
@@ -381,8 +370,8 @@ def chapters_vtt(chapters: Sequence[Chapter]) -> str:
         # A cue must end after it starts, and chapters must not overlap.
         stop = max(round(chapter.end_seconds * 1000), start + 1)
         blocks.append(
-            f"Chapter {number}\n{_timestamp(start / 1000)} --> {_timestamp(stop / 1000)}\n"
-            f"{_vtt_escape(chapter.title)}\n"
+            f"Chapter {number}\n{timestamp(start / 1000, '.')} --> {timestamp(stop / 1000, '.')}\n"
+            f"{' '.join(vtt_escape(chapter.title).split())}\n"  # one line per title
         )
         previous_end = stop
     if not blocks:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
+from transcription_pipeline.markdown_text import markdown_inline as _md
 from transcription_pipeline.model_summary.types import ModelSummary
 from transcription_pipeline.words import format_clock
 
 __all__ = ["model_summary_markdown"]
-
-# As summary.py: an underscore inside a word (snake_case) stays.
-_MD_SPECIAL = re.compile(r"([\\`*<|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
 def model_summary_markdown(summary: ModelSummary) -> list[str]:
@@ -32,9 +28,3 @@ def model_summary_markdown(summary: ModelSummary) -> list[str]:
             lines.append(f"- [{format_clock(chapter.start_seconds)}] {_md(chapter.title)}")
         lines.append("")
     return lines
-
-
-def _md(text: str) -> str:
-    """Model text on one line, Markdown's special characters escaped (as summary.py)."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-    return "\\" + escaped if escaped.startswith("#") else escaped

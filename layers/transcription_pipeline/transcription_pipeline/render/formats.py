@@ -8,7 +8,8 @@ from transcription_pipeline.render.cues import Cue
 from transcription_pipeline.scripts import LATIN, RIGHT_TO_LEFT_MARK, WritingSystem
 
 
-def _timestamp(seconds: float, separator: str) -> str:
+def timestamp(seconds: float, separator: str) -> str:
+    """hh:mm:ss<separator>mmm: "," in SubRip, "." in WebVTT."""
     ms = round(seconds * 1000)
     hours, rest = divmod(ms, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
@@ -49,7 +50,7 @@ def srt_from_cues(cues: Sequence[Cue], *, writing: WritingSystem = LATIN) -> str
     line led by a speaker's name too (before the name)."""
     mark = _line_start(writing)
     blocks = [
-        f"{index}\n{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}\n"
+        f"{index}\n{timestamp(cue.start, ',')} --> {timestamp(cue.end, ',')}\n"
         + "\n".join([mark + line for line in lines] if mark else lines)
         + "\n"
         for index, (cue, lines) in enumerate(zip(cues, _srt_lines(cues), strict=True), start=1)
@@ -57,7 +58,7 @@ def srt_from_cues(cues: Sequence[Cue], *, writing: WritingSystem = LATIN) -> str
     return "\n".join(blocks)
 
 
-def _vtt_escape(text: str) -> str:
+def vtt_escape(text: str) -> str:
     # WebVTT cue text treats & and < as markup; escaping > also rules out "-->".
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -66,7 +67,7 @@ def _voice(speaker: str | None) -> str:
     """A WebVTT voice span start (``<v Ana>``); the name may not hold '>' or a newline."""
     if speaker is None:
         return ""
-    name = " ".join(_vtt_escape(speaker).split())
+    name = " ".join(vtt_escape(speaker).split())
     return f"<v {name}>"
 
 
@@ -75,9 +76,9 @@ def vtt_from_cues(cues: Sequence[Cue], *, writing: WritingSystem = LATIN) -> str
     the ``<v name>`` tag, which is markup, not text)."""
     mark = _line_start(writing)
     blocks = [
-        f"{_timestamp(start, '.')} --> {_timestamp(end, '.')}\n"
+        f"{timestamp(start, '.')} --> {timestamp(end, '.')}\n"
         + _voice(speaker)
-        + "\n".join(mark + _vtt_escape(line) for line in lines)
+        + "\n".join(mark + vtt_escape(line) for line in lines)
         + "\n"
         for start, end, lines, speaker in cues
     ]

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from transcription_pipeline.chapters import Chapter
+from transcription_pipeline.markdown_text import markdown_inline as _md
 from transcription_pipeline.model_summary.markdown import model_summary_markdown
 from transcription_pipeline.summary.document import Summary
 from transcription_pipeline.words import format_clock
 
 __all__ = ["render_summary_markdown", "shown_chapters"]
-
-# "_" only at a word edge: intraword underscores (spk_0) never emphasise in CommonMark.
-_MD_SPECIAL = re.compile(r"([\\`*<|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
-
-
-def _md(text: str) -> str:
-    """Minimal Markdown escaping for transcript-derived text on one line."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-    return "\\" + escaped if escaped.startswith("#") else escaped
 
 
 def _hms(seconds: float) -> str:
