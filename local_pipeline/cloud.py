@@ -822,7 +822,7 @@ def wait_for_final_record(
     output written on each run), as file name -> bytes; None after ``timeout`` seconds."""
     # The pipeline's own naming (importable: the layer is on the path), so a long key's
     # shortened output folder is found too.
-    from transcription_pipeline.naming import ERROR_RECORD, RECORD_FILES, output_key
+    from transcription_pipeline.naming import ERROR_RECORD, RECORD_FILES, SUMMARY_JSON, output_key
 
     folder = output_key(source_key, ERROR_RECORD).removesuffix(ERROR_RECORD)
     deadline = time.monotonic() + timeout
@@ -830,7 +830,8 @@ def wait_for_final_record(
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents", [])
         names = {item["Key"].removeprefix(folder) for item in listing}
         names = {name for name in names if "/" not in name}  # not a deeper upload's
-        if ERROR_RECORD in names or set(RECORD_FILES) <= names:
+        # summary.json is written last: with it, every output of the record is there.
+        if ERROR_RECORD in names or (SUMMARY_JSON in names and set(RECORD_FILES) <= names):
             return {
                 name: s3.get_object(Bucket=bucket, Key=folder + name)["Body"].read()
                 for name in sorted(names)

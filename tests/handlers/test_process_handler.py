@@ -383,3 +383,18 @@ def test_without_a_length_in_the_header_the_duration_is_the_transcript_s(stack: 
     assert summary["duration_seconds"] == 141.54
     assert summary["duration_source"] == "transcript"
     assert "- **Duration:** 0:02:22\n" in stack.output("talks/a.ogg/summary.md").decode()
+
+
+def test_summary_json_is_written_last(stack: Stack, api_calls: list[ApiCall]) -> None:
+    # The record readers wait for: once it exists, every other output does.
+    complete_sample_job(stack, "03-speaker-identification.json")
+
+    stack.invoke(PROCESS, job_event(stack))
+
+    written = [
+        call.params["Key"].removeprefix(OUTPUT_PREFIX)
+        for call in api_calls
+        if call.operation == "PutObject" and call.params["Key"].startswith(OUTPUT_PREFIX)
+    ]
+    assert sorted(written) == EVERY_OUTPUT
+    assert written[-1] == "summary.json"

@@ -46,10 +46,12 @@ def publish_outputs(
     files: Mapping[str, bytes],
     metadata: Mapping[str, str],
 ) -> None:
-    """Write the outputs, then drop what an earlier record of this key left and this one
-    does not hold: its error.json, or an output no longer written (TranscriptDocument off)."""
-    for name, body in files.items():
-        store.put(S3Location(bucket, output_key(source_key, name)), body, metadata)
+    """Write the outputs, summary.json last, then drop what an earlier record of this key
+    left and this one does not hold: its error.json, or an output no longer written
+    (TranscriptDocument off). summary.json is the record reconciliation and waiting
+    readers look for: once it is there, every other output is."""
+    for name in sorted(files, key=lambda name: name == SUMMARY_JSON):
+        store.put(S3Location(bucket, output_key(source_key, name)), files[name], metadata)
     stale = [ERROR_RECORD, *(name for name in OUTPUT_FILES if name not in files)]
     store.delete(bucket, [output_key(source_key, name) for name in stale])
 
