@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.timing import best_cpu_seconds
+
 if TYPE_CHECKING:
     from local_pipeline.template import FunctionSpec
 
@@ -332,15 +334,6 @@ MODEL_PRICE_OUTPUT_PER_MILLION = 4.00
 OFFLINE_SUMMARY_BUDGET_SECONDS = 0.5
 
 
-def _best_cpu_seconds(run: Callable[[], object], rounds: int) -> float:
-    best = math.inf
-    for _ in range(rounds):
-        started = time.process_time()
-        run()
-        best = min(best, time.process_time() - started)
-    return best
-
-
 def summaries(quick: bool) -> list[Figure]:
     """The offline summary with chapters beside the chapters alone; the Bedrock summary's
     plan (calls, tokens, cost) at the default chunk size beside one call holding the whole
@@ -362,7 +355,7 @@ def summaries(quick: bool) -> list[Figure]:
     words = group_words(transcript.items)
     label = "1 min" if quick else "4 h"
     summary = summarise(transcript, words, source_bucket="b", source_key="k", created_at="t")
-    with_chapters = _best_cpu_seconds(
+    with_chapters = best_cpu_seconds(
         lambda: summarise(transcript, words, source_bucket="b", source_key="k", created_at="t"),
         rounds,
     )
@@ -372,7 +365,7 @@ def summaries(quick: bool) -> list[Figure]:
     segment = offline.segment_chapters  # type: ignore[attr-defined]
     offline.segment_chapters = lambda *_args, **_kwargs: ()  # type: ignore[attr-defined]
     try:
-        without_chapters = _best_cpu_seconds(
+        without_chapters = best_cpu_seconds(
             lambda: summarise(transcript, words, source_bucket="b", source_key="k", created_at="t"),
             rounds,
         )
@@ -470,7 +463,6 @@ def subtitle_quality_figures(quick: bool) -> list[Figure]:
         MAX_CHARS_PER_SECOND,
         NO_TRANSCRIBE_SUBTITLES,
         bench_inputs,
-        best_seconds,
         build_before,
         pooled,
         quality_rows,
@@ -529,8 +521,8 @@ def subtitle_quality_figures(quick: bool) -> list[Figure]:
     rounds = 1 if quick else 5
     label = "1 min" if quick else "4 h"
     words = group_words(parse_transcript(scaled_transcript_bytes(60 if quick else 4 * 3600)).items)
-    after = best_seconds(lambda: build_cues(words), rounds)
-    before = best_seconds(lambda: build_before(words, LATIN), rounds)
+    after = best_cpu_seconds(lambda: build_cues(words), rounds)
+    before = best_cpu_seconds(lambda: build_before(words, LATIN), rounds)
     figures.append(
         Figure(
             f"build_cues, {label} transcript: time",

@@ -28,7 +28,6 @@ import itertools
 import math
 import re
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -548,16 +547,6 @@ def pooled(rows: Sequence[Row], builder: str) -> SubtitleQuality:
         SpeedScore(*(sum(q.speed[k] for q in mine) for k in range(4))),
         LineEndScore(*(sum(q.line_ends[k] for q in mine) for k in range(2))),
     )
-
-
-def best_seconds(run: Callable[[], object], rounds: int) -> float:
-    """CPU time of the fastest of ``rounds`` runs."""
-    best = math.inf
-    for _ in range(rounds):
-        started = time.process_time()
-        run()
-        best = min(best, time.process_time() - started)
-    return best
 
 
 def table(rows: Sequence[Row]) -> str:
