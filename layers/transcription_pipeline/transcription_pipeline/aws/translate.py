@@ -30,18 +30,12 @@ class AmazonTranslator:
     """
 
     def __init__(self, client: TranslateClient | None = None, *, max_attempts: int = 6) -> None:
-        self._config = CLIENT_CONFIG.merge(
+        # Made when the first translation is asked for: lambda_support builds this adapter
+        # then (TranslatorOnFirstUse), not on every cold start.
+        config = CLIENT_CONFIG.merge(
             Config(retries={"mode": "standard", "max_attempts": max_attempts})
         )
-        self._client = client
-
-    @property
-    def _translate(self) -> TranslateClient:
-        # Made on first use: most uploads ask for no translation, and a client costs
-        # tens of milliseconds of every process function's cold start.
-        if self._client is None:
-            self._client = boto3.client("translate", config=self._config)
-        return self._client
+        self._translate: TranslateClient = client or boto3.client("translate", config=config)
 
     def translate_text(self, text: str, source: str, target: str) -> str:
         try:
