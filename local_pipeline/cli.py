@@ -370,11 +370,27 @@ def _demo(
             if kept:
                 raise DemoError(f"{error} Transcripts saved: {', '.join(map(str, kept))}") from None
             raise
-        saved = []
-        for name, body in files.items():
-            (output_dir / name).write_bytes(body)
-            saved.append(output_dir / name)
+        saved = save_outputs(files, output_dir)
     return _report(saved, output_bucket, key, output_dir, log_path, progress)
+
+
+def save_outputs(files: dict[str, bytes], output_dir: Path) -> list[Path]:
+    """Write a record's files into ``output_dir`` (which exists)."""
+    saved = []
+    for name, body in files.items():
+        (output_dir / name).write_bytes(body)
+        saved.append(output_dir / name)
+    return saved
+
+
+def print_outputs(saved: list[Path], bucket: str, key: str, output_dir: Path) -> None:
+    """Where the outputs are: the page to open first, then every file with its size."""
+    page = output_dir / "transcript.html"
+    if page.exists():
+        print(f"Open {page} in a browser: summary, chapters, search, and the recording.")
+    print(f"Outputs in s3://{bucket}/{key}/ (local cloud), saved to {output_dir}/:")
+    for path in saved:
+        print(f"  {path.name:16} {path.stat().st_size:>8} bytes  {path}")
 
 
 def _report(
@@ -386,12 +402,7 @@ def _report(
     progress: Progress,
 ) -> int:
     print()
-    page = output_dir / "transcript.html"
-    if page.exists():
-        print(f"Open {page} in a browser: summary, chapters, search, and the recording.")
-    print(f"Outputs in s3://{bucket}/{key}/ (local cloud), saved to {output_dir}/:")
-    for path in saved:
-        print(f"  {path.name:16} {path.stat().st_size:>8} bytes  {path}")
+    print_outputs(saved, bucket, key, output_dir)
     print(f"  function logs: {log_path}")
     print()
     error_record = output_dir / "error.json"
@@ -493,13 +504,8 @@ def upload(arguments: argparse.Namespace) -> int:
     output_dir = Path(arguments.output) / media.name
     shutil.rmtree(output_dir, ignore_errors=True)
     output_dir.mkdir(parents=True)
-    saved = []
-    for name, body in files.items():
-        (output_dir / name).write_bytes(body)
-        saved.append(output_dir / name)
-    print(f"\nOutputs in s3://{output_bucket}/{key}/ (local cloud), saved to {output_dir}/:")
-    for path in saved:
-        print(f"  {path.name:16} {path.stat().st_size:>8} bytes  {path}")
+    print()
+    print_outputs(save_outputs(files, output_dir), output_bucket, key, output_dir)
     return EXIT_NOT_TRANSCRIBED if "error.json" in files else 0
 
 
